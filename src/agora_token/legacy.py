@@ -1,0 +1,139 @@
+"""Legacy AccessToken (``006``) and its RTC / RTM builders.
+
+New code should issue AccessToken2 (``007``) tokens; these exist for old
+client SDKs. Unlike 007, privilege values here are **absolute** unix
+timestamps (0 = never expires), and the token signs the channel name and uid
+while carrying only their CRC-32.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Optional, Union
+
+from . import _backend
+from . import _validate as v
+from .access_token import new_salt
+from .constants import Legacy006Privilege, Role
+from .errors import InvalidParameterError
+
+__all__ = ["AccessToken006", "Privileges", "RtcTokenBuilder006", "RtmTokenBuilder006"]
+
+Privileges = Legacy006Privilege
+_PUBLISHER_ROLES = frozenset((Role.ATTENDEE, Role.PUBLISHER, Role.ADMIN))
+
+
+class AccessToken006:
+    """A legacy token. ``ts`` (default now + 24 h) and ``salt`` (default a
+    fresh CSPRNG value) are fixed at creation, so :meth:`build` is repeatable.
+
+    A parsed token has ``channel_name`` and ``uid`` set to None (the token
+    holds only ``crc_channel_name`` / ``crc_uid``) and no certificate.
+    """
+
+    __slots__ = ("app_id", "_app_certificate", "channel_name", "uid", "salt", "ts", "privileges",
+                 "signature", "crc_channel_name", "crc_uid", "_token")
+    version = "006"
+
+    def __init__(self, app_id: str, app_certificate: str, channel_name: str = "",
+                 uid: Union[int, str] = "", *, salt: Optional[int] = None,
+                 ts: Optional[int] = None) -> None:
+        v.check_credentials(app_id, app_certificate)
+        self.app_id: str = app_id
+        self._app_certificate: Optional[str] = app_certificate
+        self.channel_name: Optional[str] = v.check_str(channel_name, "channel_name")
+        self.uid: Optional[str] = v.uid_to_str(uid)
+        self.salt: int = new_salt() if salt is None else v.check_u32(salt, "salt")
+        self.ts: int = int(time.time()) + 86400 if ts is None else v.check_u32(ts, "ts")
+        self.privileges: dict[int, int] = {}
+        self.signature: Optional[bytes] = None
+        self.crc_channel_name: Optional[int] = None
+        self.crc_uid: Optional[int] = None
+        self._token: Optional[str] = None
+
+    def add_privilege(self, privilege: int, expire_ts: int) -> None:
+        """Grant ``privilege`` until the absolute unix time ``expire_ts`` (0 = no expiry)."""
+        self.privileges[v.check_u16(privilege, "privilege")] = v.check_u32(expire_ts, "expire_ts")
+
+    addPrivilege = add_privilege  # the official sample's name
+
+    def build(self) -> str:
+        if self._app_certificate is None or self.channel_name is None or self.uid is None:
+            raise InvalidParameterError("this token was parsed, not built: it cannot be rebuilt")
+        return _backend.build_v1(self.app_id, self._app_certificate, self.channel_name, self.uid,
+                                 self.salt, self.ts, self.privileges)
+
+    @classmethod
+    def parse(cls, token: str) -> "AccessToken006":
+        app_id, sig, crc_channel, crc_uid, salt, ts, privs = _backend.parse_v1(token)
+        self = cls.__new__(cls)
+        self.app_id = app_id
+        self._app_certificate = None
+        self.channel_name = None
+        self.uid = None
+        self.salt = salt
+        self.ts = ts
+        self.privileges = privs
+        self.signature = sig
+        self.crc_channel_name = crc_channel
+        self.crc_uid = crc_uid
+        self._token = token
+        return self
+
+    def verify(self, app_certificate: str, channel_name: str, uid: Union[int, str]) -> bool:
+        """For a parsed token: signed with this certificate for this channel and uid?"""
+        if self._token is None:
+            raise InvalidParameterError("verify() applies to a parsed token")
+        from .access_token import verify
+
+        return verify(self._token, app_certificate, channel_name=channel_name, uid=uid)
+
+    def __repr__(self) -> str:
+        return (f"AccessToken006(app_id={self.app_id!r}, channel_name={self.channel_name!r}, "
+                f"uid={self.uid!r}, salt={self.salt}, ts={self.ts}, privileges={self.privileges!r})")
+
+
+def _rtc006(app_id: str, app_certificate: str, channel_name: str, uid: Union[int, str],
+            role: int, privilege_expire_ts: int) -> str:
+    token = AccessToken006(app_id, app_certificate, channel_name, uid)
+    token.add_privilege(Privileges.JOIN_CHANNEL, privilege_expire_ts)
+    if role in _PUBLISHER_ROLES:
+        token.add_privilege(Privileges.PUBLISH_AUDIO_STREAM, privilege_expire_ts)
+        token.add_privilege(Privileges.PUBLISH_VIDEO_STREAM, privilege_expire_ts)
+        token.add_privilege(Privileges.PUBLISH_DATA_STREAM, privilege_expire_ts)
+    return token.build()
+
+
+class RtcTokenBuilder006:
+    """Legacy RTC builder. Roles ATTENDEE (0), PUBLISHER (1) and ADMIN (101)
+    get join + publish privileges; SUBSCRIBER (2) gets join only."""
+
+    @staticmethod
+    def build_token_with_uid(app_id: str, app_certificate: str, channel_name: str, uid: int,
+                             role: int, privilege_expired_ts: int) -> str:
+        v.check_channel(channel_name)
+        return _rtc006(app_id, app_certificate, channel_name, v.check_u32(uid, "uid"), role,
+                       privilege_expired_ts)
+
+    @staticmethod
+    def build_token_with_account(app_id: str, app_certificate: str, channel_name: str,
+                                 account: str, role: int, privilege_expired_ts: int) -> str:
+        v.check_channel(channel_name)
+        return _rtc006(app_id, app_certificate, channel_name, v.check_account(account), role,
+                       privilege_expired_ts)
+
+    buildTokenWithUid = build_token_with_uid
+    buildTokenWithAccount = build_token_with_account
+
+
+class RtmTokenBuilder006:
+    """Legacy RTM builder: privilege RTM_LOGIN (1000) for the user account."""
+
+    @staticmethod
+    def build_token(app_id: str, app_certificate: str, user_account: str, role: int,
+                    privilege_expired_ts: int) -> str:
+        token = AccessToken006(app_id, app_certificate, v.check_account(user_account, "user_account", required=True), "")
+        token.add_privilege(Privileges.RTM_LOGIN, privilege_expired_ts)
+        return token.build()
+
+    buildToken = build_token
