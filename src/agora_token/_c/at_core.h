@@ -154,7 +154,13 @@ static int at_inflate(const unsigned char *src, size_t srclen,
     else { inflateEnd(s); free(s); }
     return result;
 }
+static unsigned long at_crc32(const unsigned char *buf, size_t len)
+{
+    return crc32(0L, buf, (uInt)len);
+}
 #else
+static unsigned long at_crc32(const unsigned char *buf, size_t len)
+{ (void)buf; (void)len; return 0; }
 static int at_deflate(const unsigned char *src, size_t srclen,
                       unsigned char *dst, size_t *dstlen)
 { (void)src; (void)srclen; (void)dst; (void)dstlen; return -1; }
