@@ -1,0 +1,290 @@
+"""The ``agora-token`` command line: build, inspect, errors, help."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import agora_token
+from agora_token import RtcTokenBuilder, ServiceRtc, ServiceRtm, parse, verify
+from agora_token.cli import humanize_delta, main, relative_expiry
+
+APP_ID = "970CA35de60c44645bbae8a215061b33"
+CERT = "5CFd2fd1755d40ecb72977518be15d3b"
+OTHER_CERT = "0" * 32
+VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
+
+
+@pytest.fixture(autouse=True)
+def _creds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_ID", APP_ID)
+    monkeypatch.setenv("APP_CERTIFICATE", CERT)
+
+
+def run(args: list[str], stdin: str = "") -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(args, stdin=io.StringIO(stdin), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def only_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+# ------------------------------------------------------------------ build
+
+def test_rtc_numeric_uid_publisher(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rtc", "--channel", "lobby", "--uid", "42"]) == 0
+    out, err = capsys.readouterr()
+    token = only_line(out)
+    assert err == ""
+    t = parse(token)
+    assert t.app_id == APP_ID and t.expire == 3600
+    (svc,) = t.services
+    assert isinstance(svc, ServiceRtc)
+    assert (svc.channel_name, svc.uid) == ("lobby", "42")
+    assert svc.privileges == {1: 3600, 2: 3600, 3: 3600, 4: 3600}
+    assert verify(token, CERT)
+
+
+def test_rtc_account_subscriber_expire() -> None:
+    code, out, _ = run(["rtc", "--channel", "c", "--uid", "alice", "--role", "subscriber", "--expire", "600"])
+    assert code == 0
+    t = parse(only_line(out))
+    assert t.expire == 600
+    assert t.services[0].uid == "alice"
+    assert t.services[0].privileges == {1: 600}
+
+
+def test_rtc_uid_normalisation_and_zero() -> None:
+    code, out, _ = run(["rtc", "--channel", "c", "--uid", "007", "--json"])
+    assert code == 0
+    assert parse(json.loads(out)["rtcToken"]).services[0].uid == "7"
+    code, out, _ = run(["rtc", "--channel", "c", "--uid", "0"])
+    assert parse(only_line(out)).services[0].uid == ""  # any user
+
+
+def test_rtm_with_channel() -> None:
+    code, out, _ = run(["rtm", "--user", "alice", "--channel", "*"])
+    assert code == 0
+    t = parse(only_line(out))
+    rtm = [s for s in t.services if isinstance(s, ServiceRtm)]
+    rtc = [s for s in t.services if isinstance(s, ServiceRtc)]
+    assert rtm[0].user_id == "alice"
+    assert (rtc[0].channel_name, rtc[0].uid, set(rtc[0].privileges)) == ("*", "alice", {1, 4})
+
+
+def test_chat_app_and_user() -> None:
+    code, out, _ = run(["chat", "--json"])
+    assert code == 0
+    app = parse(json.loads(out)["chatToken"]).services[0]
+    assert (app.user_id, app.privileges) == ("", {2: 3600})
+    code, out, _ = run(["chat", "--user", "bob", "--expire", "60"])
+    user = parse(only_line(out)).services[0]
+    assert (user.user_id, user.privileges) == ("bob", {1: 60})
+
+
+def test_rte_labelled_and_json() -> None:
+    code, out, _ = run(["rte", "--channel", "lobby", "--uid", "42"])
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert [ln.split()[0] for ln in lines] == ["rtcToken:", "rtmToken:"]
+    code, out, _ = run(["rte", "--channel", "lobby", "--uid", "42", "--rtm-user", "alice", "--json"])
+    body = json.loads(out)
+    assert parse(body["rtcToken"]).services[0].uid == "42"
+    rtm_services = parse(body["rtmToken"]).services
+    assert {type(s) for s in rtm_services} == {ServiceRtm, ServiceRtc}
+    assert any(isinstance(s, ServiceRtm) and s.user_id == "alice" for s in rtm_services)
+
+
+def test_rte_uid_zero_needs_rtm_user() -> None:
+    code, out, err = run(["rte", "--channel", "lobby", "--uid", "0"])
+    assert code == 2 and out == ""
+    assert "--rtm-user" in only_line(err)
+
+
+def test_credentials_from_flags_warn_about_process_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("APP_ID")
+    monkeypatch.delenv("APP_CERTIFICATE")
+    code, out, err = run(["rtc", "--channel", "c", "--uid", "1", "--app-id", APP_ID, "--app-certificate", CERT])
+    assert code == 0 and verify(only_line(out), CERT)
+    assert "process lists" in err and CERT not in err
+
+
+@pytest.mark.parametrize("env, flag", [("APP_ID", "--app-id"), ("APP_CERTIFICATE", "APP_CERTIFICATE")])
+def test_missing_credentials(monkeypatch: pytest.MonkeyPatch, env: str, flag: str) -> None:
+    monkeypatch.delenv(env)
+    code, out, err = run(["rtc", "--channel", "c", "--uid", "1"])
+    assert code == 2 and out == ""
+    assert flag in only_line(err)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["rtc", "--channel", "c", "--uid", "4294967296"], "4294967295"),
+    (["rtc", "--channel", "x" * 65, "--uid", "1"], "64"),
+    (["rtc", "--channel", "c", "--uid", "1", "--expire", "-5"], "expire"),
+    (["rtc", "--channel", "c", "--uid", "1", "--expire", "4294967296"], "expire"),
+    (["rtc", "--channel", "c", "--uid", "1", "--expire", "soon"], "invalid int"),
+    (["rtc", "--uid", "1"], "--channel"),
+    (["rtc", "--channel", "c", "--uid", "1", "--role", "admin"], "role"),
+    (["rtm", "--user", ""], "user_id"),
+    (["rtc", "--channel", "c", "--uid", "1", "--app-id", "nothex"], "app_id"),
+    (["nope"], "invalid choice"),
+])
+def test_bad_input_is_one_line_exit_2(args: list[str], needle: str) -> None:
+    code, out, err = run(args)
+    assert code == 2, err
+    assert out == ""
+    line = only_line(err)
+    assert line.startswith("agora-token")
+    assert needle in line
+    assert "Traceback" not in err
+
+
+def test_no_command_prints_help_exit_2() -> None:
+    code, out, err = run([])
+    assert code == 2 and "usage:" in err
+
+
+@pytest.mark.parametrize("cmd", [[], ["rtc"], ["rtm"], ["chat"], ["rte"], ["inspect"]])
+def test_help_everywhere_with_examples(cmd: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*cmd, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "usage:" in out and "examples:" in out and "agora-token" in out
+
+
+# ---------------------------------------------------------------- inspect
+
+def test_inspect_table_valid_signature() -> None:
+    token = RtcTokenBuilder.build_token_with_uid(APP_ID, CERT, "lobby", 42, 1, 3600, 3600)
+    code, out, err = run(["inspect", token])
+    assert code == 0, err
+    assert "version    007" in out
+    assert APP_ID in out
+    assert "UTC" in out
+    assert "expires in 59 min" in out or "expires in 1 h" in out
+    assert "signature  valid" in out
+    for name in ("joinChannel (1)", "publishAudioStream (2)", "publishVideoStream (3)", "publishDataStream (4)"):
+        assert name in out
+    assert "channel     lobby" in out and "uid         42" in out
+
+
+def test_inspect_json_and_stdin() -> None:
+    token = agora_token.rtm_token(APP_ID, CERT, "alice", channel="lobby", expire=120)
+    code, out, _ = run(["inspect", "-", "--json"], stdin=token + "\n")
+    assert code == 0
+    info = json.loads(out)
+    assert info["version"] == "007" and info["appId"] == APP_ID
+    assert info["expired"] is False and info["expiresAt"].endswith("Z")
+    assert info["signature"] == {"checked": True, "valid": True, "reason": None}
+    types = {s["type"]: s for s in info["services"]}
+    assert types["rtm"]["userId"] == "alice"
+    assert types["rtm"]["privileges"]["login"]["expire"] == 120
+    assert set(types["rtc"]["privileges"]) == {"joinChannel", "publishDataStream"}
+
+
+def test_inspect_invalid_signature_exit_1() -> None:
+    token = agora_token.chat_app_token(APP_ID, CERT)
+    code, out, _ = run(["inspect", token, "--json"], stdin="")
+    assert json.loads(out)["signature"]["valid"] is True
+    out_err = io.StringIO()
+    code = main(["inspect", token, "--app-certificate", OTHER_CERT], stdout=(o := io.StringIO()), stderr=out_err)
+    assert code == 1
+    assert "INVALID" in o.getvalue()
+    assert "process lists" in out_err.getvalue()
+
+
+def test_inspect_without_certificate(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("APP_CERTIFICATE")
+    token = agora_token.chat_user_token(APP_ID, CERT, "bob")
+    code, out, _ = run(["inspect", token])
+    assert code == 0
+    assert "not checked" in out
+    assert "userId      bob" in out and "user (1)" in out
+
+
+def test_inspect_expired_token() -> None:
+    token = RtcTokenBuilder.build_token_with_uid(APP_ID, CERT, "c", 1, 2, 0, 0)
+    code, out, _ = run(["inspect", token, "--json"])
+    assert json.loads(out)["expired"] is True
+
+
+def test_inspect_escapes_control_characters() -> None:
+    token = agora_token.rtm_token(APP_ID, CERT, "a\x1b[31mb")
+    code, out, _ = run(["inspect", token])
+    assert code == 0 and "\x1b" not in out and "\\x1b" in out
+
+
+@pytest.mark.parametrize("token", ["garbage", "007", "007!!!!", "006abc", "  ", "007" + "A" * 70000])
+def test_inspect_malformed_is_one_line_exit_2(token: str) -> None:
+    code, out, err = run(["inspect", token])
+    assert code == 2 and out == ""
+    assert only_line(err).startswith("agora-token: error:")
+
+
+def test_inspect_empty_stdin() -> None:
+    code, _, err = run(["inspect", "-"], stdin="")
+    assert code == 2 and "empty" in only_line(err)
+
+
+def _vector006() -> dict[str, object]:
+    path = VECTORS / "accesstoken006.json"
+    if not path.exists():
+        pytest.skip(f"vectors not found at {path}")
+    vectors = json.loads(path.read_text())["vectors"]
+    for vec in vectors:
+        if vec.get("builder") == "RtcTokenBuilder.buildTokenWithUid" and vec["uid"]:
+            return dict(vec)
+    pytest.skip("no 006 RTC uid vector")
+
+
+def test_inspect_006_needs_channel_and_uid(monkeypatch: pytest.MonkeyPatch) -> None:
+    vec = _vector006()
+    token, cert = str(vec["token"]), str(vec["app_certificate"])
+    monkeypatch.setenv("APP_CERTIFICATE", cert)
+    code, out, _ = run(["inspect", token])
+    assert code == 0
+    assert "version    006" in out and "--channel and --uid" in out and "joinChannel (1)" in out
+    code, out, _ = run(["inspect", token, "--json", "--channel", str(vec["channel_name"]), "--uid", str(vec["uid"])])
+    assert code == 0 and json.loads(out)["signature"]["valid"] is True
+    code, out, _ = run(["inspect", token, "--channel", "other", "--uid", str(vec["uid"])])
+    assert code == 1 and "INVALID" in out
+
+
+def test_humanize() -> None:
+    assert humanize_delta(45) == "45 s"
+    assert humanize_delta(59 * 60 + 30) == "59 min"
+    assert humanize_delta(3 * 3600) == "3 h"
+    assert humanize_delta(3 * 3600 + 300) == "3 h 5 min"
+    assert humanize_delta(5 * 86400) == "5 days"
+    assert relative_expiry(1000 + 3540, 1000) == "expires in 59 min"
+    assert relative_expiry(1000, 1000 + 3 * 3600) == "expired 3 h ago"
+
+
+# ------------------------------------------------------- the real command
+
+def test_installed_script_and_python_m() -> None:
+    env = {**os.environ, "APP_ID": APP_ID, "APP_CERTIFICATE": CERT}
+    script = Path(sys.executable).with_name("agora-token")
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "agora_token"]
+    proc = subprocess.run([*cmd, "rtc", "--channel", "lobby", "--uid", "42"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    token = proc.stdout.strip()
+    assert verify(token, CERT)
+    proc = subprocess.run([sys.executable, "-m", "agora_token", "inspect", "-"], input=token, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "signature  valid" in proc.stdout
+    proc = subprocess.run([sys.executable, "-m", "agora_token", "inspect", "not-a-token"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stdout == "" and len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr
