@@ -1,0 +1,56 @@
+"""Concurrency and backend selection."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import agora_token as at
+
+APP_ID = "970CA35de60c44645bbae8a215061b33"
+CERT = "5CFd2fd1755d40ecb72977518be15d3b"
+
+
+def _work(i: int) -> tuple[int, bool, str, str]:
+    tok = at.AccessToken(APP_ID, CERT, expire=600, issue_ts=1_700_000_000 + i, salt=i + 1)
+    tok.add_service(at.ServiceRtc(f"ch-{i}", i))
+    tok.add_service(at.ServiceRtm(f"user-{i}" * (i % 7 + 1)))
+    token = tok.build()
+    parsed = at.parse(token)
+    rtc = parsed.services[0]
+    return i, at.verify(token, CERT), rtc.channel_name, token
+
+
+def test_many_threads_build_correct_tokens() -> None:
+    n = 4000
+    expected = {i: _work(i)[3] for i in range(0, n, 97)}  # single-threaded reference
+    barrier = threading.Barrier(8)
+
+    def run(chunk: range) -> list[tuple[int, bool, str, str]]:
+        barrier.wait()
+        return [_work(i) for i in chunk]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = [r for part in pool.map(run, [range(k, n, 8) for k in range(8)]) for r in part]
+    assert len(results) == n
+    for i, ok, channel, token in results:
+        assert ok and channel == f"ch-{i}"
+        if i in expected:
+            assert token == expected[i]
+
+
+def test_backend_name() -> None:
+    assert at.BACKEND in ("cython", "python")
+    forced = os.environ.get("AGORA_TOKEN_NO_EXTENSIONS", "") not in ("", "0")
+    if forced:
+        assert at.BACKEND == "python"
+
+
+def test_env_var_forces_fallback() -> None:
+    env = dict(os.environ, AGORA_TOKEN_NO_EXTENSIONS="1")
+    out = subprocess.run([sys.executable, "-c", "import agora_token; print(agora_token.BACKEND)"],
+                         env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "python"
