@@ -1,0 +1,387 @@
+"""Unit tests for server.auth: settings parsing, API keys, JWTs (HS256, RS256,
+ES256), claims and authorisation decisions."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from server.auth import (
+    AuthError,
+    Authenticator,
+    Caller,
+    authorize,
+    key_fingerprint,
+    parse_auth_settings,
+)
+from server.policy import ConfigError, TokenRequest
+
+KEY1 = "k1-" + "a" * 30
+KEY2 = "k2-" + "b" * 30
+SECRET = "s" * 40
+
+
+def _pem_public(key: Any) -> str:
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def _pem_private(key: Any) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+@pytest.fixture(scope="module")
+def rsa_key() -> Any:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="module")
+def ec_key() -> Any:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def claims(**extra: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"sub": "42", "exp": int(time.time()) + 600}
+    base.update(extra)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def auth_for(env: dict[str, str]) -> Authenticator:
+    return Authenticator(parse_auth_settings(env))
+
+
+# --------------------------------------------------------------------------- settings
+
+def test_no_settings_means_auth_off() -> None:
+    s = parse_auth_settings({})
+    assert not s.enabled and s.describe() == "off"
+    caller = Authenticator(s).authenticate({})
+    assert caller.kind == "anonymous" and not caller.restricted
+
+
+def test_api_keys_inline_and_describe_hides_them() -> None:
+    s = parse_auth_settings({"AUTH_API_KEYS": f" {KEY1} , {KEY2},,"})
+    assert s.enabled and len(s.api_key_digests) == 2
+    assert KEY1 not in repr(s) and KEY1 not in s.describe()
+    assert s.describe() == "2 API keys"
+
+
+def test_api_keys_file(tmp_path: Any) -> None:
+    f = tmp_path / "keys"
+    f.write_text(f"# production keys\n\n{KEY1}\n   # indented comment\n{KEY2}\n")
+    s = parse_auth_settings({"AUTH_API_KEYS_FILE": str(f)})
+    assert len(s.api_key_digests) == 2
+
+
+@pytest.mark.parametrize("env, variable", [
+    ({"AUTH_API_KEYS": "tiny-k3y"}, "AUTH_API_KEYS"),
+    ({"AUTH_API_KEYS": " , "}, "AUTH_API_KEYS"),
+    ({"AUTH_API_KEYS": KEY1 + "\u00e9" * 3}, "AUTH_API_KEYS"),
+    ({"AUTH_API_KEYS": KEY1, "AUTH_API_KEYS_FILE": "/x"}, "AUTH_API_KEYS_FILE"),
+    ({"AUTH_API_KEYS_FILE": "/nonexistent/keys"}, "AUTH_API_KEYS_FILE"),
+    ({"AUTH_JWT_SECRET": "too-short"}, "AUTH_JWT_SECRET"),
+    ({"AUTH_JWT_SECRET": SECRET, "AUTH_JWT_PUBLIC_KEY": "x"}, "AUTH_JWT_PUBLIC_KEY"),
+    ({"AUTH_JWT_PUBLIC_KEY": "not a pem"}, "AUTH_JWT_PUBLIC_KEY"),
+    ({"AUTH_JWT_PUBLIC_KEY_FILE": "/nonexistent/pem"}, "AUTH_JWT_PUBLIC_KEY_FILE"),
+    ({"AUTH_JWT_AUDIENCE": "svc"}, "AUTH_JWT_AUDIENCE"),
+    ({"AUTH_JWT_SECRET": SECRET, "AUTH_JWT_LEEWAY": "soon"}, "AUTH_JWT_LEEWAY"),
+])
+def test_bad_settings_name_the_variable(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_auth_settings(env)
+    assert info.value.variable == variable
+    assert str(info.value).startswith(variable + ":")
+    for secret in (KEY1, SECRET, "too-short", "tiny-k3y"):
+        if secret in env.values():
+            assert secret not in str(info.value)
+
+
+def test_short_key_error_does_not_echo_key() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_auth_settings({"AUTH_API_KEYS": f"{KEY1},tinykey"})
+    assert "tinykey" not in str(info.value) and "#2" in str(info.value)
+
+
+def test_private_key_refused_without_echo(rsa_key: Any) -> None:
+    pem = _pem_private(rsa_key)
+    with pytest.raises(ConfigError) as info:
+        parse_auth_settings({"AUTH_JWT_PUBLIC_KEY": pem})
+    assert "PUBLIC" in str(info.value) and pem[40:80] not in str(info.value)
+
+
+def test_small_rsa_key_refused() -> None:
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    with pytest.raises(ConfigError, match="2048"):
+        parse_auth_settings({"AUTH_JWT_PUBLIC_KEY": _pem_public(small)})
+
+
+def test_public_key_algorithms(rsa_key: Any, ec_key: Any, tmp_path: Any) -> None:
+    assert parse_auth_settings({"AUTH_JWT_PUBLIC_KEY": _pem_public(rsa_key)}).jwt.algorithm == "RS256"
+    assert parse_auth_settings({"AUTH_JWT_PUBLIC_KEY": _pem_public(ec_key)}).jwt.algorithm == "ES256"
+    p384 = ec.generate_private_key(ec.SECP384R1())
+    assert parse_auth_settings({"AUTH_JWT_PUBLIC_KEY": _pem_public(p384)}).jwt.algorithm == "ES384"
+    f = tmp_path / "pub.pem"
+    f.write_text(_pem_public(ec_key))
+    assert parse_auth_settings({"AUTH_JWT_PUBLIC_KEY_FILE": str(f)}).jwt.algorithm == "ES256"
+    # a PEM squeezed into one env line with literal \n
+    one_line = _pem_public(rsa_key).strip().replace("\n", "\\n")
+    assert parse_auth_settings({"AUTH_JWT_PUBLIC_KEY": one_line}).jwt.algorithm == "RS256"
+
+
+# --------------------------------------------------------------------------- API keys
+
+@pytest.mark.parametrize("headers", [
+    {"Authorization": f"Bearer {KEY2}"},
+    {"Authorization": f"bearer   {KEY2}"},
+    {"X-API-Key": KEY2},
+])
+def test_api_key_accepted(headers: dict[str, str]) -> None:
+    caller = auth_for({"AUTH_API_KEYS": f"{KEY1},{KEY2}"}).authenticate(headers)
+    assert caller.kind == "key" and not caller.restricted
+    assert caller.id == key_fingerprint(KEY2)
+    assert caller.id.startswith("key:") and len(caller.id) == 16
+    assert KEY2 not in caller.id and KEY2 not in repr(caller)
+
+
+def test_fingerprints_differ_per_key() -> None:
+    assert key_fingerprint(KEY1) != key_fingerprint(KEY2)
+
+
+@pytest.mark.parametrize("headers, missing", [
+    ({}, True),
+    ({"Authorization": "Bearer wrong-key-0123456789"}, False),
+    ({"X-API-Key": "wrong-key-0123456789"}, False),
+    ({"X-API-Key": KEY1[:-1]}, False),
+    ({"X-API-Key": KEY1 + "x"}, False),
+    ({"Authorization": f"Basic {KEY1}"}, False),
+    ({"Authorization": "Bearer "}, False),
+    ({"Authorization": f"Bearer {KEY1}", "X-API-Key": KEY1}, False),
+    ({"X-API-Key": "x" * 100_000}, False),
+])
+def test_api_key_rejected(headers: dict[str, str], missing: bool) -> None:
+    with pytest.raises(AuthError) as info:
+        auth_for({"AUTH_API_KEYS": KEY1}).authenticate(headers)
+    err = info.value
+    assert err.status == 401
+    assert err.www_authenticate.startswith("Bearer")
+    assert (err.www_authenticate == "Bearer") is missing
+    assert KEY1 not in err.message and "wrong-key" not in err.message
+
+
+def test_every_key_is_compared(monkeypatch: pytest.MonkeyPatch) -> None:
+    import server.auth as mod
+
+    calls: list[int] = []
+    real = mod.hmac.compare_digest
+
+    def counting(a: bytes, b: bytes) -> bool:
+        calls.append(1)
+        return real(a, b)
+
+    monkeypatch.setattr(mod.hmac, "compare_digest", counting)
+    keys = [f"key-{i:02d}-" + "z" * 20 for i in range(5)]
+    a = auth_for({"AUTH_API_KEYS": ",".join(keys)})
+    a.authenticate({"X-API-Key": keys[0]})  # first key matches: still compares all 5
+    assert len(calls) == 5
+
+
+# --------------------------------------------------------------------------- JWT
+
+def test_hs256_jwt_accepted_with_claims() -> None:
+    token = jwt.encode(claims(channels=["room-*", "lobby"], role="subscriber"), SECRET, algorithm="HS256")
+    caller = auth_for({"AUTH_JWT_SECRET": SECRET}).authenticate(bearer(token))
+    assert caller == Caller(id="jwt:42", kind="jwt", sub="42", channels=("room-*", "lobby"),
+                            role="subscriber")
+    assert caller.restricted
+
+
+def test_rs256_and_es256_jwt_accepted(rsa_key: Any, ec_key: Any) -> None:
+    for key, alg in ((rsa_key, "RS256"), (ec_key, "ES256")):
+        a = auth_for({"AUTH_JWT_PUBLIC_KEY": _pem_public(key)})
+        token = jwt.encode(claims(sub="alice"), key, algorithm=alg)
+        assert a.authenticate(bearer(token)).id == "jwt:alice"
+
+
+def test_audience_and_issuer() -> None:
+    env = {"AUTH_JWT_SECRET": SECRET, "AUTH_JWT_AUDIENCE": "agora-token", "AUTH_JWT_ISSUER": "https://idp"}
+    a = auth_for(env)
+    good = jwt.encode(claims(aud="agora-token", iss="https://idp"), SECRET, algorithm="HS256")
+    assert a.authenticate(bearer(good)).sub == "42"
+    for bad, fragment in (
+        (claims(aud="other", iss="https://idp"), "audience"),
+        (claims(iss="https://idp"), "aud"),
+        (claims(aud="agora-token", iss="https://evil"), "issuer"),
+        (claims(aud="agora-token"), "iss"),
+    ):
+        with pytest.raises(AuthError, match=fragment):
+            a.authenticate(bearer(jwt.encode(bad, SECRET, algorithm="HS256")))
+
+
+def test_token_with_audience_refused_when_none_configured() -> None:
+    token = jwt.encode(claims(aud="someone-else"), SECRET, algorithm="HS256")
+    with pytest.raises(AuthError):
+        auth_for({"AUTH_JWT_SECRET": SECRET}).authenticate(bearer(token))
+
+
+def test_expired_and_leeway() -> None:
+    a = auth_for({"AUTH_JWT_SECRET": SECRET})
+    now = int(time.time())
+    with pytest.raises(AuthError, match="expired"):
+        a.authenticate(bearer(jwt.encode(claims(exp=now - 120), SECRET, algorithm="HS256")))
+    # within the 30 s leeway (with a wide margin so the test is not timing-sensitive)
+    assert a.authenticate(bearer(jwt.encode(claims(exp=now - 5), SECRET, algorithm="HS256"))).sub == "42"
+    with pytest.raises(AuthError, match="not valid yet"):
+        a.authenticate(bearer(jwt.encode(claims(nbf=now + 600), SECRET, algorithm="HS256")))
+
+
+@pytest.mark.parametrize("missing", ["exp", "sub"])
+def test_required_claims(missing: str) -> None:
+    c = claims()
+    del c[missing]
+    with pytest.raises(AuthError, match=missing):
+        auth_for({"AUTH_JWT_SECRET": SECRET}).authenticate(bearer(jwt.encode(c, SECRET, algorithm="HS256")))
+
+
+def test_wrong_secret_rejected() -> None:
+    token = jwt.encode(claims(), "t" * 40, algorithm="HS256")
+    with pytest.raises(AuthError, match="signature"):
+        auth_for({"AUTH_JWT_SECRET": SECRET}).authenticate(bearer(token))
+
+
+def test_alg_none_rejected(rsa_key: Any) -> None:
+    token = jwt.encode(claims(), None, algorithm="none")
+    for env in ({"AUTH_JWT_SECRET": SECRET}, {"AUTH_JWT_PUBLIC_KEY": _pem_public(rsa_key)}):
+        with pytest.raises(AuthError):
+            auth_for(env).authenticate(bearer(token))
+
+
+def test_hs256_token_signed_with_public_key_rejected(rsa_key: Any) -> None:
+    """Algorithm confusion: an HS256 token whose secret is the server's public PEM."""
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    pem = _pem_public(rsa_key)
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    payload = b64(json.dumps(claims()).encode())
+    sig = hmac.new(pem.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    token = f"{header}.{payload}.{b64(sig)}"
+    with pytest.raises(AuthError, match="algorithm"):
+        auth_for({"AUTH_JWT_PUBLIC_KEY": pem}).authenticate(bearer(token))
+
+
+def test_rs256_token_against_other_key_and_es_against_rs(rsa_key: Any, ec_key: Any) -> None:
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    a = auth_for({"AUTH_JWT_PUBLIC_KEY": _pem_public(rsa_key)})
+    with pytest.raises(AuthError, match="signature"):
+        a.authenticate(bearer(jwt.encode(claims(), other, algorithm="RS256")))
+    with pytest.raises(AuthError, match="algorithm"):
+        a.authenticate(bearer(jwt.encode(claims(), ec_key, algorithm="ES256")))
+
+
+@pytest.mark.parametrize("garbage", [
+    "a.b.c", "eyJhbGciOiJIUzI1NiJ9.e30.", "not-a-jwt-at-all-0123456789", "....",
+    "eyJhbGciOiJIUzI1NiJ9.!!!.x",
+])
+def test_garbage_bearer_is_401(garbage: str) -> None:
+    with pytest.raises(AuthError):
+        auth_for({"AUTH_JWT_SECRET": SECRET}).authenticate(bearer(garbage))
+
+
+@pytest.mark.parametrize("bad", [
+    {"sub": ""}, {"sub": 42}, {"sub": "x" * 300}, {"channels": "room"}, {"channels": [1]},
+    {"channels": [""]}, {"role": "admin"},
+])
+def test_bad_claim_shapes(bad: dict[str, Any]) -> None:
+    token = jwt.encode(claims(**bad), SECRET, algorithm="HS256")
+    with pytest.raises(AuthError):
+        auth_for({"AUTH_JWT_SECRET": SECRET}).authenticate(bearer(token))
+
+
+def test_unprintable_sub_gets_hashed_id() -> None:
+    token = jwt.encode(claims(sub="bob smith\n"), SECRET, algorithm="HS256")
+    caller = auth_for({"AUTH_JWT_SECRET": SECRET}).authenticate(bearer(token))
+    assert caller.sub == "bob smith\n" and caller.id.startswith("jwt:~") and "\n" not in caller.id
+
+
+def test_both_modes_either_accepted() -> None:
+    a = auth_for({"AUTH_API_KEYS": KEY1, "AUTH_JWT_SECRET": SECRET})
+    assert a.authenticate(bearer(KEY1)).kind == "key"
+    assert a.authenticate({"X-API-Key": KEY1}).kind == "key"
+    token = jwt.encode(claims(), SECRET, algorithm="HS256")
+    assert a.authenticate(bearer(token)).kind == "jwt"
+    with pytest.raises(AuthError):  # X-API-Key never carries a JWT
+        a.authenticate({"X-API-Key": token})
+    with pytest.raises(AuthError, match="neither"):
+        a.authenticate(bearer("no-such-key-0123456789"))
+
+
+def test_api_keys_only_does_not_accept_jwt() -> None:
+    token = jwt.encode(claims(), SECRET, algorithm="HS256")
+    with pytest.raises(AuthError, match="API key"):
+        auth_for({"AUTH_API_KEYS": KEY1}).authenticate(bearer(token))
+
+
+# --------------------------------------------------------------------------- authorisation
+
+JWT_CALLER = Caller(id="jwt:42", kind="jwt", sub="42", channels=("room-*", "lobby"), role="subscriber")
+KEY_CALLER = Caller(id="key:abc", kind="key")
+
+
+@pytest.mark.parametrize("req", [
+    TokenRequest("rtc", "room-1", 42, (), False, 3600),
+    TokenRequest("rtc", "lobby", 42, (), False, 3600),
+    TokenRequest("rtm", None, None, ("42",), False, 3600),
+    TokenRequest("rtm", "room-9", None, ("42",), False, 3600),
+    TokenRequest("chat", None, None, ("42",), False, 3600),
+    TokenRequest("rte", "room-x", 42, ("42",), False, 3600),
+])
+def test_jwt_caller_allowed(req: TokenRequest) -> None:
+    assert authorize(JWT_CALLER, req) is None
+
+
+@pytest.mark.parametrize("req, fragment", [
+    (TokenRequest("rtc", "room-1", 43, (), False, 3600), "uid"),
+    (TokenRequest("rtc", "room-1", 0, (), False, 3600), "uid"),
+    (TokenRequest("rtc", "room-1", "42x", (), False, 3600), "uid"),
+    (TokenRequest("rtc", "Room-1", 42, (), False, 3600), "channel"),
+    (TokenRequest("rtc", "lobby2", 42, (), False, 3600), "channel"),
+    (TokenRequest("rtc", "room-1", 42, (), True, 3600), "subscriber"),
+    (TokenRequest("rtm", None, None, ("43",), False, 3600), "user"),
+    (TokenRequest("rtm", None, None, ("042",), False, 3600), "user"),
+    (TokenRequest("rtm", "other", None, ("42",), False, 3600), "channel"),
+    (TokenRequest("chat", None, None, ("alice",), False, 3600), "user"),
+    (TokenRequest("chat_app", None, None, (), False, 3600), "app"),
+    (TokenRequest("rte", "room-x", 42, ("43",), False, 3600), "user"),
+])
+def test_jwt_caller_forbidden(req: TokenRequest, fragment: str) -> None:
+    v = authorize(JWT_CALLER, req)
+    assert v is not None and v.status == 403 and fragment in v.message
+    assert authorize(KEY_CALLER, req) is None  # API keys are trusted
+
+
+def test_numeric_sub_matches_normalised_uid_and_account_sub() -> None:
+    c = Caller(id="jwt:007", kind="jwt", sub="007")
+    assert authorize(c, TokenRequest("rtc", "x", 7, (), True, 60)) is None
+    acct = Caller(id="jwt:alice", kind="jwt", sub="alice")
+    assert authorize(acct, TokenRequest("rtc", "x", "alice", (), True, 60)) is None
+    assert authorize(acct, TokenRequest("rtc", "x", 0, (), True, 60)) is not None
+    any_user = Caller(id="jwt:0", kind="jwt", sub="0")
+    assert authorize(any_user, TokenRequest("rtc", "x", 0, (), True, 60)) is None
+    # no channels claim: any channel; no role claim: publisher allowed
+    assert authorize(acct, TokenRequest("rtc", "anything", "alice", (), True, 60)) is None
