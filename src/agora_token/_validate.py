@@ -56,14 +56,12 @@ def check_credentials(app_id: Any, cert: Any) -> None:
 
 
 def check_int(value: Any, name: str, lo: int, hi: int) -> int:
-    if type(value) is not int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = int(value)  # IntEnum and friends
-        else:
-            raise InvalidParameterError(f"{name} must be an integer, got {type(value).__name__}")
-    if not lo <= value <= hi:
-        raise InvalidParameterError(f"{name} must be in {lo}..{hi}, got {value}")
-    return value
+    if type(value) is not int and (not isinstance(value, int) or isinstance(value, bool)):
+        raise InvalidParameterError(f"{name} must be an integer, got {type(value).__name__}")
+    number = int(value)  # plain int for IntEnum and friends
+    if not lo <= number <= hi:
+        raise InvalidParameterError(f"{name} must be in {lo}..{hi}, got {number}")
+    return number
 
 
 def check_u32(value: Any, name: str) -> int:
@@ -88,15 +86,13 @@ def utf8_len(text: str, name: str) -> int:
 
 
 def check_str(value: Any, name: str, max_bytes: int = MAX_STRING_BYTES) -> str:
-    if type(value) is not str:
-        if isinstance(value, str):
-            value = str(value)
-        else:
-            raise InvalidParameterError(f"{name} must be a string, got {type(value).__name__}")
-    n = utf8_len(value, name)
+    if not isinstance(value, str):
+        raise InvalidParameterError(f"{name} must be a string, got {type(value).__name__}")
+    text = str(value)  # plain str for subclasses
+    n = utf8_len(text, name)
     if n > max_bytes:
         raise InvalidParameterError(f"{name} is {n} bytes long; at most {max_bytes} are allowed")
-    return value
+    return text
 
 
 def check_channel(value: Any, name: str = "channel_name") -> str:
@@ -105,10 +101,10 @@ def check_channel(value: Any, name: str = "channel_name") -> str:
 
 
 def check_account(value: Any, name: str = "account", *, required: bool = False) -> str:
-    value = check_str(value, name, MAX_ACCOUNT_BYTES)
-    if required and not value:
+    text = check_str(value, name, MAX_ACCOUNT_BYTES)
+    if required and not text:
         raise InvalidParameterError(f"{name} must not be empty")
-    return value
+    return text
 
 
 def uid_to_str(uid: Any, name: str = "uid", max_bytes: int = MAX_STRING_BYTES) -> str:
