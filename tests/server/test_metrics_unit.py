@@ -1,0 +1,174 @@
+"""server.metrics on its own: route templates, status counting, METRICS_TOKEN,
+the counters other modules call, and multi-process merging (separate
+processes writing into one PROMETHEUS_MULTIPROC_DIR)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from server import metrics
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The value of one sample in Prometheus text output (0 when absent)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                total += s.value
+    return total
+
+
+def make_app(token: str | None = None) -> web.Application:
+    async def ok(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    async def bad(request: web.Request) -> web.Response:
+        raise web.HTTPBadRequest(text='{"error": "x"}', content_type="application/json")
+
+    async def boom(request: web.Request) -> web.Response:
+        raise RuntimeError("boom")
+
+    app = web.Application()
+    app.router.add_get("/ping", ok)
+    app.router.add_get("/rtm/{rtmuid}/", ok)
+    app.router.add_get("/bad", bad)
+    app.router.add_get("/boom", boom)
+    metrics.setup(app, token=token)
+    return app
+
+
+async def scrape(client: Any, **headers: str) -> str:
+    resp = await client.get("/metrics", headers=headers)
+    assert resp.status == 200
+    assert resp.headers["Content-Type"].startswith("text/plain")
+    return await resp.text()
+
+
+@pytest.mark.skipif(bool(os.environ.get(metrics.ENV_DIR)), reason="single-process test")
+async def test_route_templates_and_statuses(aiohttp_client: Any) -> None:
+    client = await aiohttp_client(make_app())
+    before = await scrape(client)
+    for uid in ("alice", "bob", "carol"):
+        assert (await client.get(f"/rtm/{uid}/")).status == 200
+    assert (await client.get("/ping")).status == 200
+    assert (await client.get("/bad")).status == 400
+    assert (await client.get("/boom")).status == 500
+    assert (await client.get("/no/such/path/alice")).status == 404
+    assert (await client.post("/ping")).status == 405
+    after = await scrape(client)
+    name = "agora_token_http_requests_total"
+
+    def delta(**labels: str) -> float:
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    assert delta(route="/rtm/{rtmuid}/", method="GET", status="200") == 3
+    assert delta(route="/ping", method="GET", status="200") == 1
+    assert delta(route="/bad", status="400") == 1
+    assert delta(route="/boom", status="500") == 1
+    assert delta(route="unmatched", status="404") == 1
+    assert delta(status="405") == 1
+    assert "alice" not in after  # raw paths never become labels
+    hist = "agora_token_http_request_duration_seconds_count"
+    assert sample(after, hist, route="/rtm/{rtmuid}/") - sample(before, hist, route="/rtm/{rtmuid}/") == 3
+
+
+@pytest.mark.skipif(bool(os.environ.get(metrics.ENV_DIR)), reason="single-process test")
+async def test_counters_called_by_other_modules(aiohttp_client: Any) -> None:
+    client = await aiohttp_client(make_app())
+    before = await scrape(client)
+    metrics.token_issued("rtc")
+    metrics.token_issued("rtm", 2)
+    metrics.token_issued("weird")
+    metrics.auth_failure("invalid_api_key")
+    metrics.auth_failure("made-up reason")
+    metrics.rate_limited()
+    after = await scrape(client)
+
+    def delta(name: str, **labels: str) -> float:
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    assert delta("agora_token_tokens_issued_total", type="rtc") == 1
+    assert delta("agora_token_tokens_issued_total", type="rtm") == 2
+    assert delta("agora_token_tokens_issued_total", type="other") == 1
+    assert delta("agora_token_auth_failures_total", reason="invalid_api_key") == 1
+    assert delta("agora_token_auth_failures_total", reason="other") == 1
+    assert delta("agora_token_rate_limited_total") == 1
+    assert sample(after, "agora_token_build_info") == 1
+
+
+async def test_metrics_token(aiohttp_client: Any) -> None:
+    client = await aiohttp_client(make_app(token="s3cret-metrics"))
+    resp = await client.get("/metrics")
+    assert resp.status == 401
+    assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "error" in await resp.json()
+    assert (await client.get("/metrics", headers={"Authorization": "Bearer wrong"})).status == 401
+    assert (await client.get("/metrics", headers={"Authorization": "s3cret-metrics"})).status == 401
+    text = await scrape(client, Authorization="Bearer s3cret-metrics")
+    assert "agora_token_http_requests_total" in text
+
+
+WORKER = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {root!r})
+    from server import metrics
+    for _ in range(int(sys.argv[1])):
+        metrics.observe_request("/getToken", "POST", 200, 0.001)
+        metrics.token_issued("rtc")
+    metrics.rate_limited()
+""")
+
+READER = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {root!r})
+    from server import metrics
+    sys.stdout.write(metrics.render()[0].decode())
+""")
+
+
+def test_multiprocess_totals_across_processes(tmp_path: Path) -> None:
+    """Three processes write, a fourth (like any worker answering a scrape) reads the totals."""
+    env = {**os.environ, metrics.ENV_DIR: str(tmp_path)}
+    worker = WORKER.format(root=str(ROOT))
+    counts = [3, 5, 7]
+    for n in counts:
+        subprocess.run([sys.executable, "-c", worker, str(n)], env=env, check=True, timeout=60)
+    assert len(list(tmp_path.glob("*.db"))) >= 3
+    out = subprocess.run([sys.executable, "-c", READER.format(root=str(ROOT))], env=env, check=True,
+                         capture_output=True, text=True, timeout=60).stdout
+    assert sample(out, "agora_token_http_requests_total", route="/getToken", status="200") == sum(counts)
+    assert sample(out, "agora_token_tokens_issued_total", type="rtc") == sum(counts)
+    assert sample(out, "agora_token_rate_limited_total") == 3
+    assert sample(out, "agora_token_http_request_duration_seconds_count", route="/getToken") == sum(counts)
+
+
+def test_prepare_and_cleanup_multiprocess(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv(metrics.ENV_DIR, raising=False)
+    monkeypatch.delenv(metrics.ENV_DIR.lower(), raising=False)
+    path = metrics.prepare_multiprocess()
+    assert path and os.path.isdir(path) and os.environ[metrics.ENV_DIR] == path
+    Path(path, "gauge_livesum_12345.db").write_bytes(b"")
+    Path(path, "counter_12345.db").write_bytes(b"")
+    metrics.worker_exited(12345)
+    assert not Path(path, "gauge_livesum_12345.db").exists()  # live gauges forget dead workers
+    assert Path(path, "counter_12345.db").exists()  # counters keep their totals
+    metrics.cleanup_multiprocess()
+    assert not os.path.exists(path) and metrics.ENV_DIR not in os.environ
+    # an operator-chosen directory is used as is and never removed
+    monkeypatch.setenv(metrics.ENV_DIR, str(tmp_path))
+    assert metrics.prepare_multiprocess() == str(tmp_path)
+    metrics.cleanup_multiprocess()
+    assert tmp_path.is_dir()
