@@ -54,3 +54,31 @@ def test_env_var_forces_fallback() -> None:
     out = subprocess.run([sys.executable, "-c", "import agora_token; print(agora_token.BACKEND)"],
                          env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "python"
+
+
+def test_forked_children_do_not_repeat_parent_salts() -> None:
+    import multiprocessing
+
+    from agora_token.access_token import new_salt
+
+    new_salt()  # the parent now holds a batch of random salts
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(2) as pool:
+        child_salts = pool.map(_salts, [50, 50])
+    parent = _salts(50)
+    assert child_salts[0] != child_salts[1]
+    assert child_salts[0] != parent and child_salts[1] != parent
+
+
+def _salts(n: int) -> list[int]:
+    from agora_token.access_token import new_salt
+
+    return [new_salt() for _ in range(n)]
+
+
+def test_salts_are_in_range_and_spread() -> None:
+    from agora_token.access_token import new_salt
+
+    salts = [new_salt() for _ in range(20000)]
+    assert min(salts) >= 1 and max(salts) <= 99999999
+    assert len(set(salts)) > 19900
