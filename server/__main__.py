@@ -111,6 +111,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     log.info("agora_token backend: %s", agora_token.BACKEND)
     if args.workers > 1:
+        from .metrics import prepare_multiprocess
+
+        prepare_multiprocess()  # shared PROMETHEUS_MULTIPROC_DIR for the workers, removed at exit
         return runner.supervise(settings, args.workers)
     return runner.run_worker(settings)
 

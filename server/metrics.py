@@ -21,10 +21,13 @@ worker then writes its samples to its own memory-mapped files there, and a
 scrape served by *any* worker merges every file
 (:class:`prometheus_client.multiprocess.MultiProcessCollector`), so counters
 are totals over all workers, including workers that have since died or been
-restarted. The parent calls :func:`worker_exited` when a worker dies (removes
-its "live" gauge files, so ``http_requests_in_progress`` forgets it) and the
-directory is removed at exit (:func:`cleanup_multiprocess`, also registered
-with :mod:`atexit`). A directory chosen by the operator (the variable already
+restarted. A dead worker's "live" gauge files (``http_requests_in_progress``)
+are removed with prometheus-client's ``mark_process_dead``: by
+:func:`worker_exited` when a supervisor reports the death, and in any case by
+:func:`sweep_dead_workers` before every scrape (it checks each file's pid), so
+a worker killed mid-request never leaves the gauge raised. The directory is
+removed when the parent exits (:func:`cleanup_multiprocess`, registered with
+:mod:`atexit`; forked workers leave with ``os._exit`` and never run it). A directory chosen by the operator (the variable already
 set) is used as is and never deleted.
 
 prometheus-client decides between single- and multi-process value storage
@@ -67,6 +70,7 @@ UNMATCHED = "unmatched"
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 _owned_dir: Optional[str] = None
+_owner_pid: Optional[int] = None
 
 
 # ------------------------------------------------------ multi-process setup
@@ -82,30 +86,65 @@ def prepare_multiprocess() -> Optional[str]:
         os.makedirs(existing, exist_ok=True)
         os.environ[ENV_DIR] = existing
         return existing
+    global _owner_pid
     _owned_dir = tempfile.mkdtemp(prefix="agora-token-metrics-")
+    _owner_pid = os.getpid()
     os.environ[ENV_DIR] = _owned_dir
     atexit.register(cleanup_multiprocess)
     return _owned_dir
 
 
-def worker_exited(pid: int) -> None:
+def worker_exited(pid: int, path: Optional[str] = None) -> None:
     """In the parent, when a worker process has died (for any reason)."""
-    path = os.environ.get(ENV_DIR)
+    path = path or os.environ.get(ENV_DIR)
     if not path:
         return
     try:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid, path)
+    except FileNotFoundError:  # another worker swept it first
+        pass
     except Exception:  # pragma: no cover - bookkeeping must never crash the parent
         log.exception("metrics: could not mark worker %s dead", pid)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: exists, owned by someone else
+        return True
+    return True
+
+
+def sweep_dead_workers(path: Optional[str] = None) -> int:
+    """Forget the "live" gauge files of worker processes that no longer exist
+    (what :func:`worker_exited` does, found out from the files themselves), so
+    a worker that died mid-request does not leave ``http_requests_in_progress``
+    raised. Called before every multi-process scrape. Returns how many pids
+    were swept."""
+    path = path or os.environ.get(ENV_DIR)
+    if not path:
+        return 0
+    import glob
+
+    dead = set()
+    for f in glob.glob(os.path.join(path, "gauge_live*_*.db")):
+        pid_text = f[:-3].rsplit("_", 1)[-1]
+        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+            dead.add(int(pid_text))
+    for pid in dead:
+        worker_exited(pid, path)
+    return len(dead)
 
 
 def cleanup_multiprocess() -> None:
     """Remove the temporary directory made by :func:`prepare_multiprocess`
     (only in the process that made it; never an operator-chosen one)."""
     global _owned_dir
-    if _owned_dir is not None:
+    if _owned_dir is not None and _owner_pid == os.getpid():  # never in a forked worker
         shutil.rmtree(_owned_dir, ignore_errors=True)
         if os.environ.get(ENV_DIR) == _owned_dir:
             del os.environ[ENV_DIR]
@@ -216,6 +255,7 @@ def render() -> tuple[bytes, str]:
     if m.multiprocess:
         from prometheus_client import multiprocess
 
+        sweep_dead_workers()
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
@@ -282,8 +322,29 @@ def make_metrics_handler(token: Optional[str] = None) -> Handler:
     return metrics_handler
 
 
+def _count_issued(request: web.Request, kind: str) -> None:
+    """``app[ISSUED_HOOKS]`` hook: one token of ``kind`` was issued."""
+    token_issued("chat" if kind == "chat_app" else kind)
+
+
 def setup(app: web.Application, *, token: Optional[str] = None, path: str = "/metrics") -> None:
-    """Add the metrics middleware (outermost) and ``GET /metrics`` to ``app``."""
+    """Add the metrics middleware (outermost), ``GET /metrics`` and the
+    tokens-issued counter to ``app``. ``token`` defaults to ``METRICS_TOKEN``
+    from the app's settings (environment / ``.env``)."""
     init()
+    if token is None:
+        try:
+            from .keys import SETTINGS
+
+            env = getattr(app[SETTINGS], "env", None) or {}
+            token = (env.get("METRICS_TOKEN") or "").strip() or None
+        except (ImportError, KeyError):
+            token = (os.environ.get("METRICS_TOKEN") or "").strip() or None
+    try:
+        from .keys import ISSUED_HOOKS
+
+        app[ISSUED_HOOKS].append(_count_issued)
+    except (ImportError, KeyError):
+        pass
     app.middlewares.insert(0, metrics_middleware)
     app.router.add_get(path, make_metrics_handler(token), allow_head=False)

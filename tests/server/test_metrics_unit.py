@@ -172,3 +172,16 @@ def test_prepare_and_cleanup_multiprocess(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert metrics.prepare_multiprocess() == str(tmp_path)
     metrics.cleanup_multiprocess()
     assert tmp_path.is_dir()
+
+
+def test_sweep_dead_workers(tmp_path: Path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    alive = os.getpid()
+    for pid in (dead.pid, alive):
+        Path(tmp_path, f"gauge_livesum_{pid}.db").write_bytes(b"")
+        Path(tmp_path, f"counter_{pid}.db").write_bytes(b"")
+    metrics.sweep_dead_workers(str(tmp_path))
+    assert not Path(tmp_path, f"gauge_livesum_{dead.pid}.db").exists()
+    assert Path(tmp_path, f"gauge_livesum_{alive}.db").exists()
+    assert Path(tmp_path, f"counter_{dead.pid}.db").exists()
