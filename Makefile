@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: all install run test test-cython test-python typecheck bench bench-server clean
+.PHONY: all install run test test-cython test-python test-fallback-build typecheck bench bench-server clean
 
 all: test
 
@@ -37,10 +37,15 @@ test-cython: $(STAMP)
 test-python: $(STAMP)
 	AGORA_TOKEN_NO_EXTENSIONS=1 AGORA_TOKEN_EXPECT_BACKEND=python $(PY) -m pytest -q $(PYTEST_ARGS)
 
+# the extension built without libz/libcrypto (the Windows-wheel code path)
+test-fallback-build: $(STAMP)
+	PYTHON=$(abspath $(PY)) scripts/check_fallback_build.sh
+
 test: $(STAMP)
 	$(MAKE) --no-print-directory typecheck
 	$(MAKE) --no-print-directory test-cython
 	$(MAKE) --no-print-directory test-python
+	$(MAKE) --no-print-directory test-fallback-build
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_tokens.py
