@@ -56,3 +56,53 @@ bench-server: $(STAMP)
 clean:
 	rm -rf $(VENV) build dist *.egg-info src/*.egg-info .pytest_cache .mypy_cache .hypothesis
 	rm -f src/agora_token/_pack.c src/agora_token/_pack*.so src/agora_token/_pack*.pyd
+
+# --- packaging and container (see docs/packaging.md) --------------------------
+#   make check-wheel  build -> auditwheel repair -> fresh venv -> BACKEND == "cython"
+#   make vectors      copy ../shared/vectors into tests/vectors (for checkouts without ../shared)
+#   make docker       build the image (only when the Dockerfile or the sources changed;
+#                     .env is never part of the image, so it does not trigger a rebuild)
+#   make docker-run   build if needed, then run it: --env-file .env if present,
+#                     else APP_ID/APP_CERTIFICATE from the environment, else --demo
+#   make cleanup      forget the build marker and remove the image (forces a rebuild)
+IMAGE ?= agora-token-service
+DOCKER ?= docker
+DOCKER_PORT ?= 8080
+DOCKER_MARKER := build/.docker-build-marker
+DOCKER_INPUTS := Dockerfile .dockerignore pyproject.toml setup.py \
+	$(shell find src server -type f -not -path '*/__pycache__/*' -not -name '*.so' \
+	  -not -name '*.pyd' -not -name '_pack.c' 2>/dev/null)
+
+.PHONY: check-wheel vectors docker docker-run cleanup
+
+check-wheel:
+	PYTHON=$(PYTHON) bash scripts/check_wheel.sh
+
+vectors:
+	bash scripts/sync_vectors.sh
+
+$(DOCKER_MARKER): $(DOCKER_INPUTS)
+	$(DOCKER) build -t $(IMAGE) .
+	@mkdir -p $(dir $@) && touch $@
+
+docker: $(DOCKER_MARKER)
+
+# Credentials are passed at run time only: --env-file, or `-e NAME` (value
+# taken from this shell, never written on the command line). The container
+# always listens on 8080; DOCKER_PORT picks the host port.
+docker-run: $(DOCKER_MARKER)
+	@if [ -f .env ]; then \
+		set -x; exec $(DOCKER) run --rm -p $(DOCKER_PORT):8080 --env-file .env \
+			-e SERVER_PORT=8080 $(IMAGE); \
+	elif [ -n "$$APP_ID" ]; then \
+		set -x; exec $(DOCKER) run --rm -p $(DOCKER_PORT):8080 -e APP_ID -e APP_CERTIFICATE \
+			-e CORS_ALLOW_ORIGIN -e SERVER_PORT=8080 $(IMAGE); \
+	else \
+		echo "No .env and no APP_ID in the environment: starting in DEMO mode (tokens will NOT work with Agora)"; \
+		set -x; exec $(DOCKER) run --rm -p $(DOCKER_PORT):8080 -e SERVER_PORT=8080 $(IMAGE) \
+			python -m server --host 0.0.0.0 --demo; \
+	fi
+
+cleanup:
+	rm -f $(DOCKER_MARKER)
+	-$(DOCKER) image rm $(IMAGE) 2>/dev/null

