@@ -19,7 +19,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 from . import _backend
 from . import _validate as v
 from .access_token import new_salt
-from .constants import Role
+from .constants import MAX_CHANNEL_NAME_BYTES, U32_MAX, Role
 from .errors import InvalidParameterError
 
 __all__ = [
@@ -54,9 +54,20 @@ def _rtc_uid(uid: Uid) -> str:
 
 
 def _rtc_service(channel_name: str, uid: Uid, role: int, privilege_expire: int) -> tuple[Any, ...]:
-    channel = v.check_channel(channel_name)
-    account = _rtc_uid(uid)
-    pe = v.check_u32(privilege_expire, "privilege_expire")
+    # Fast paths for the common, obviously valid values; anything else goes
+    # through the full checks (same results, just slower).
+    if type(channel_name) is str and len(channel_name) <= MAX_CHANNEL_NAME_BYTES and channel_name.isascii():
+        channel = channel_name
+    else:
+        channel = v.check_channel(channel_name)
+    if type(uid) is int and 0 < uid <= U32_MAX:
+        account = str(uid)
+    else:
+        account = _rtc_uid(uid)
+    if type(privilege_expire) is int and 0 <= privilege_expire <= U32_MAX:
+        pe = privilege_expire
+    else:
+        pe = v.check_u32(privilege_expire, "privilege_expire")
     if role == _PUBLISHER:
         privs = {1: pe, 2: pe, 3: pe, 4: pe}
     else:
