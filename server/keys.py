@@ -21,4 +21,5 @@ ISSUE_HOOKS = web.AppKey("issue_hooks", List[IssueHook])
 ISSUED_HOOKS = web.AppKey("issued_hooks", List[IssuedHook])
 
 #: request-scoped key: time.perf_counter() when core_middleware saw the request
-REQUEST_START = "server.request_start"
+REQUEST_START: Any = (web.RequestKey("request_start", float) if hasattr(web, "RequestKey")
+                      else "server.request_start")
