@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from .keys import REQUEST_START
+from .logs import request_log_fields
 
 __all__ = ["AccessLogger", "loggable_path"]
 
@@ -48,7 +49,8 @@ class AccessLogger(AbstractAccessLogger):
             time = perf_counter() - start
         ms = round(time * 1000.0, 2)
         self.logger.info("%s %s %d %.2fms", method, path, status, ms,
-                         extra={"method": method, "path": path, "status": status, "duration_ms": ms})
+                         extra={"method": method, "path": path, "status": status, "duration_ms": ms,
+                                **request_log_fields(request)})  # request_id, route, caller
 
     @property
     def enabled(self) -> bool:

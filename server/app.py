@@ -34,7 +34,7 @@ from typing import Callable, List
 
 from aiohttp import web
 
-from . import metrics, openapi, routes
+from . import guard, logs, metrics, openapi, routes
 from .config import Settings
 from .cors import CORS_POLICY, CorsPolicy, setup_cors
 from .keys import ISSUE_HOOKS, ISSUED_HOOKS, SETTINGS
@@ -59,6 +59,7 @@ FEATURE_SETUPS: List[Callable[[web.Application], None]] = [
     # e.g. auth.setup, policy.setup, ratelimit.setup, metrics.setup, openapi.setup
     metrics.setup,  # outermost middleware, GET /metrics, tokens-issued counter
     openapi.setup,  # GET /openapi.json, GET /docs
+    guard.setup,  # auth / rate limit / policy hook, CORS auth headers, /verifyToken /encryption /healthz
 ]
 
 
@@ -66,14 +67,20 @@ def build_middlewares(settings: Settings) -> List[Middleware]:
     """The middleware list, outermost first."""
     return [
         # --- outermost: request id / metrics go here ---
+        guard.request_id_middleware,  # X-Request-ID honoured or generated, echoed
         core_middleware,
         # --- inner: authentication / rate limiting go here ---
+        guard.guard_middleware,  # 401 / 429 on token routes, /verifyToken, /encryption
     ]
 
 
 def startup_warnings(settings: Settings) -> List[str]:
-    """Warnings ``python -m server`` logs once at start-up."""
-    return ["token endpoints are open to anyone: no caller authentication is configured"]
+    """Warnings ``python -m server`` logs once at start-up. Also applies
+    LOG_FORMAT and the secret-redaction filter to the process's log handlers
+    (this runs once, before workers are forked, so they inherit it)."""
+    logs.apply_log_settings(settings.log_format, settings.env)
+    warning = guard.startup_warning(settings.auth)
+    return [warning] if warning else []
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -292,9 +292,12 @@ class AuthError(Exception):
 
     status = 401
 
-    def __init__(self, message: str, *, invalid_token: bool = True) -> None:
+    def __init__(self, message: str, *, invalid_token: bool = True, reason: str = "") -> None:
         super().__init__(message)
         self.message = message
+        #: short label for metrics: missing_credentials, invalid_api_key, invalid_jwt, expired_jwt
+        self.reason = reason or ("invalid_jwt" if "JWT" in message else
+                                 "invalid_api_key" if invalid_token else "missing_credentials")
         self.www_authenticate = 'Bearer error="invalid_token"' if invalid_token else "Bearer"
 
 
@@ -349,7 +352,7 @@ class Authenticator:
             raise AuthError("invalid API key")
         if not self._digests:
             raise AuthError("invalid JWT")
-        raise AuthError("invalid credential (neither a known API key nor a valid JWT)")
+        raise AuthError("invalid credential (neither a known API key nor a valid JWT)", reason="invalid_api_key")
 
     def _match_key(self, credential: str) -> bool:
         presented = _key_digest(credential)
@@ -372,7 +375,7 @@ class Authenticator:
                 leeway=cfg.leeway, options={"require": required, "verify_signature": True},
             )
         except jwt.ExpiredSignatureError:
-            raise AuthError("JWT has expired") from None
+            raise AuthError("JWT has expired", reason="expired_jwt") from None
         except jwt.ImmatureSignatureError:
             raise AuthError("JWT is not valid yet (nbf/iat in the future)") from None
         except jwt.InvalidAudienceError:
@@ -437,16 +440,16 @@ def authorize(caller: Caller, req: TokenRequest) -> Optional[PolicyViolation]:
         return None
     sub = caller.sub or ""
     if req.kind == "chat_app":
-        return PolicyViolation(403, "chat app tokens are not issued to JWT callers")
+        return PolicyViolation(403, "chat app tokens are not issued to JWT callers", "forbidden")
     if req.rtc_uid is not None and not _rtc_uid_matches(sub, req.rtc_uid):
-        return PolicyViolation(403, "this caller may only get tokens for its own uid (the JWT 'sub')")
+        return PolicyViolation(403, "this caller may only get tokens for its own uid (the JWT 'sub')", "forbidden_uid")
     for user in req.user_ids:
         if user != sub:
-            return PolicyViolation(403, "this caller may only get tokens for its own user id (the JWT 'sub')")
+            return PolicyViolation(403, "this caller may only get tokens for its own user id (the JWT 'sub')", "forbidden_uid")
     if caller.channels is not None and req.channel is not None:
         if not channel_allowed(caller.channels, req.channel):
             return PolicyViolation(403, "this caller may not get tokens for this channel "
-                                        "(the JWT 'channels' claim)")
+                                        "(the JWT 'channels' claim)", "forbidden_channel")
     if req.publisher and caller.role == "subscriber":
-        return PolicyViolation(403, "this caller may only get subscriber tokens (the JWT 'role' claim)")
+        return PolicyViolation(403, "this caller may only get subscriber tokens (the JWT 'role' claim)", "forbidden_role")
     return None

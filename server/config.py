@@ -29,6 +29,10 @@ from dataclasses import dataclass, field
 from typing import Mapping, MutableMapping, Optional, Tuple
 
 from .policy import ConfigError  # one ConfigError class for every settings module
+from .auth import AuthSettings, parse_auth_settings
+from .logs import parse_log_format
+from .policy import PolicySettings, parse_policy_settings
+from .ratelimit import RateLimitSettings, parse_ratelimit_settings
 
 __all__ = ["ConfigError", "Settings", "load_settings", "DEFAULT_PORT", "DEFAULT_MAX_BODY_BYTES"]
 
@@ -59,6 +63,14 @@ class Settings:
     #: feature modules that parse their own variables
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     # --- other features add their fields below (with defaults) ---
+    #: caller authentication (AUTH_*), see server/auth.py
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    #: MAX_EXPIRE / CHANNEL_PATTERN, see server/policy.py
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    #: RATE_LIMIT / TRUST_PROXY, see server/ratelimit.py
+    rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
+    #: LOG_FORMAT: "text" or "json"
+    log_format: str = "text"
 
 
 def _get(env: Mapping[str, str], name: str) -> str:
@@ -133,4 +145,8 @@ def load_settings(environ: Optional[Mapping[str, str]] = None,
         cors_allow_all=allow_all,
         cors_origins=origins,
         env=env,
+        auth=parse_auth_settings(env),
+        policy=parse_policy_settings(env),
+        rate_limit=parse_ratelimit_settings(env),
+        log_format=parse_log_format(env),
     )

@@ -151,7 +151,7 @@ class RateLimiter:
         self.rate = limit / period  # tokens per second
         self.refill_time = period  # an empty bucket is full again after one period
         self.max_entries = max(1, max_entries)
-        self._clock = clock
+        self.clock = clock  # replaceable (tests)
         self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
 
     @classmethod
@@ -167,7 +167,7 @@ class RateLimiter:
     def hit(self, key: str) -> Optional[int]:
         """Take one token for ``key``. None when allowed, else the number of
         whole seconds (>= 1) after which the next request will be allowed."""
-        now = self._clock()
+        now = self.clock()
         self._sweep(now)
         bucket = self._buckets.get(key)
         if bucket is None:

@@ -12,15 +12,22 @@ from server.policy import (
     TokenRequest,
     check_policy,
     parse_policy_settings,
-    token_request_from_body,
-    token_request_from_route,
+    token_request_from_hook,
 )
 
 
-def test_defaults() -> None:
+def test_drop_in_mode_has_no_expire_cap() -> None:
     s = parse_policy_settings({})
-    assert s == PolicySettings(max_expire=DEFAULT_MAX_EXPIRE, channel_pattern=None)
-    assert s.max_expire == 86400
+    assert s == PolicySettings(max_expire=None, channel_pattern=None) == PolicySettings()
+    assert check_policy(s, TokenRequest("rtc", "c", 1, (), False, 4294967295)) is None
+
+
+@pytest.mark.parametrize("variable, value", [
+    ("AUTH_API_KEYS", "k" * 20), ("AUTH_JWT_SECRET", "s" * 40), ("RATE_LIMIT", "10/s"),
+    ("CHANNEL_PATTERN", "room-.*"), ("AUTH_JWT_PUBLIC_KEY_FILE", "/x"), ("AUTH_API_KEYS_FILE", "/x"),
+])
+def test_production_mode_defaults_to_one_day(variable: str, value: str) -> None:
+    assert parse_policy_settings({variable: value}).max_expire == DEFAULT_MAX_EXPIRE == 86400
 
 
 @pytest.mark.parametrize("value, expected", [("60", 60), (" 3600 ", 3600), ("4294967295", 4294967295)])
@@ -51,14 +58,15 @@ def test_expire_limit() -> None:
     assert check_policy(s, TokenRequest("rtc", "c", 1, (), False, 0)) is None
     v = check_policy(s, TokenRequest("rtc", "c", 1, (), False, 601))
     assert v is not None and v.status == 400 and "600" in v.message and "MAX_EXPIRE" in v.message
-    v = check_policy(s, TokenRequest("rtc", "c", 1, (), False, 3600, expire_defaulted=True))
+    v = check_policy(s, TokenRequest("rtc", "c", 1, (), False, 3600))
     assert v is not None and "default" in v.message and "600" in v.message
+    assert "default" not in check_policy(PolicySettings(86400), TokenRequest("rtc", "c", 1, (), False, 90000)).message
     # unknown expire (the handler rejects it) is not the policy's business
     assert check_policy(s, TokenRequest("rtc", "c", 1, (), False, None)) is None
 
 
 def test_default_policy_allows_24h_not_more() -> None:
-    s = PolicySettings()
+    s = parse_policy_settings({"RATE_LIMIT": "5/s"})
     assert check_policy(s, TokenRequest("rtm", None, None, ("u",), False, 86400)) is None
     assert check_policy(s, TokenRequest("rtm", None, None, ("u",), False, 86401)) is not None
 
@@ -73,63 +81,21 @@ def test_channel_pattern_fullmatch() -> None:
     assert check_policy(s, TokenRequest("chat", None, None, ("u",), False, 60)) is None
 
 
-# --------------------------------------------------------------------------- extraction
+# --------------------------------------------------------------------------- hook arguments
 
-@pytest.mark.parametrize("body, expected", [
-    ({"tokenType": "rtc", "channel": "c", "uid": "007", "role": "publisher"},
-     TokenRequest("rtc", "c", 7, (), True, 3600, True)),
-    ({"tokenType": "rtc", "channel": "c", "uid": 42, "role": "Publisher", "expire": 60},
-     TokenRequest("rtc", "c", 42, (), False, 60, False)),
-    ({"tokenType": "rtc", "channel": "c", "uid": "alice", "expire": 0},
-     TokenRequest("rtc", "c", "alice", (), False, 3600, True)),
-    ({"tokenType": "rtc", "channel": "c", "uid": " 5"}, TokenRequest("rtc", "c", " 5", (), False, 3600, True)),
-    ({"tokenType": "rtc", "channel": "c", "uid": "0"}, TokenRequest("rtc", "c", 0, (), False, 3600, True)),
-    ({"tokenType": "rtm", "uid": "bob", "channel": "*"}, TokenRequest("rtm", "*", None, ("bob",), False, 3600, True)),
-    ({"tokenType": "rtm", "uid": "bob", "channel": ""}, TokenRequest("rtm", None, None, ("bob",), False, 3600, True)),
-    ({"tokenType": "chat", "uid": "carol"}, TokenRequest("chat", None, None, ("carol",), False, 3600, True)),
-    ({"tokenType": "chat"}, TokenRequest("chat_app", None, None, (), False, 3600, True)),
-    ({"tokenType": "rtc", "channel": "c", "uid": "1", "expire": "60"},
-     TokenRequest("rtc", "c", 1, (), False, None, False)),
+@pytest.mark.parametrize("args, expected", [
+    (("rtc", "c", 7, "publisher", 60), TokenRequest("rtc", "c", 7, (), True, 60)),
+    (("rtc", "c", "alice", "subscriber", 60), TokenRequest("rtc", "c", "alice", (), False, 60)),
+    (("rtc", "", 0, "subscriber", 0), TokenRequest("rtc", "", 0, (), False, 0)),
+    (("rtm", "", "bob", None, 3600), TokenRequest("rtm", None, None, ("bob",), False, 3600)),
+    (("rtm", "*", "bob", None, 3600), TokenRequest("rtm", "*", None, ("bob",), False, 3600)),
+    (("chat", "", "carol", None, 10), TokenRequest("chat", None, None, ("carol",), False, 10)),
+    (("chat_app", "", None, None, 10), TokenRequest("chat_app", None, None, (), False, 10)),
 ])
-def test_from_body(body: dict, expected: TokenRequest) -> None:
-    assert token_request_from_body(body) == expected
+def test_from_hook(args: tuple, expected: TokenRequest) -> None:
+    assert token_request_from_hook(*args) == expected
 
 
-@pytest.mark.parametrize("body", [
-    None, [], "x", {}, {"tokenType": "fpa"}, {"tokenType": "rtc", "channel": "c"},
-    {"tokenType": "rtc", "channel": "c", "uid": "4294967296"},
-    {"tokenType": "rtc", "channel": "c", "uid": 1.5}, {"tokenType": "rtc", "channel": "c", "uid": True},
-    {"tokenType": "rtc", "channel": 5, "uid": "1"}, {"tokenType": "rtm"},
-])
-def test_from_body_uninterpretable(body: object) -> None:
-    assert token_request_from_body(body) is None
-
-
-@pytest.mark.parametrize("kind, info, query, expected", [
-    ("rtc", {"channelName": "c", "role": "publisher", "tokenType": "uid", "rtcuid": "007"}, {},
-     TokenRequest("rtc", "c", 7, (), True, 3600, True)),
-    ("rtc", {"channelName": "c", "role": "sub", "tokenType": "uid", "rtcuid": ""}, {"expiry": "0"},
-     TokenRequest("rtc", "c", 0, (), False, 0, False)),
-    ("rtc", {"channelName": "c", "role": "sub", "tokenType": "userAccount", "rtcuid": "al"}, {"expiry": "90"},
-     TokenRequest("rtc", "c", "al", (), False, 90, False)),
-    ("rte", {"channelName": "c", "role": "publisher", "tokenType": "uid", "rtcuid": "007"}, {},
-     TokenRequest("rte", "c", 7, ("007",), True, 3600, True)),
-    ("rte", {"channelName": "c", "role": "publisher", "tokenType": "uid", "rtcuid": "7", "rtmuid": "bob"}, {},
-     TokenRequest("rte", "c", 7, ("bob",), True, 3600, True)),
-    ("rtm", {"rtmuid": "bob"}, {"expiry": "x"}, TokenRequest("rtm", None, None, ("bob",), False, None, False)),
-    ("chat", {"chatid": "carol"}, {}, TokenRequest("chat", None, None, ("carol",), False, 3600, True)),
-    ("chat_app", {}, {}, TokenRequest("chat_app", None, None, (), False, 3600, True)),
-])
-def test_from_route(kind: str, info: dict, query: dict, expected: TokenRequest) -> None:
-    assert token_request_from_route(kind, info, query) == expected
-
-
-@pytest.mark.parametrize("kind, info", [
-    ("rtc", {"channelName": "c", "role": "p", "tokenType": "uid", "rtcuid": "abc"}),
-    ("rtc", {"channelName": "c", "role": "p", "tokenType": "uid", "rtcuid": "4294967296"}),
-    ("rtc", {"channelName": "c", "role": "p", "tokenType": "foo", "rtcuid": "1"}),
-    ("rte", {"channelName": "c", "role": "p", "tokenType": "uid", "rtcuid": ""}),
-    ("rtm", {"rtmuid": "0"}), ("rtm", {"rtmuid": ""}), ("chat", {"chatid": ""}), ("nope", {}),
-])
-def test_from_route_uninterpretable(kind: str, info: dict) -> None:
-    assert token_request_from_route(kind, info, {}) is None
+def test_empty_rtc_channel_is_checked_against_the_pattern() -> None:
+    s = parse_policy_settings({"CHANNEL_PATTERN": "room-.*"})
+    assert check_policy(s, token_request_from_hook("rtc", "", 1, "publisher", 60)) is not None
