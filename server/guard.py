@@ -159,7 +159,9 @@ def issue_hook(request: web.Request, kind: str, channel: str, uid: Union[int, st
             log.error("guard: a token was requested on %s without authentication; refusing",
                       request.match_info.route.resource.canonical if request.match_info.route.resource
                       else "?")
-            raise IssueDenied(401, "authentication required", {"WWW-Authenticate": "Bearer"})
+            raise web.HTTPUnauthorized(text='{"error": "authentication required"}',
+                                       content_type="application/json",
+                                       headers={"WWW-Authenticate": "Bearer"})
         violation = authorize(caller, req)
         if violation is not None:
             _metrics_auth_failure(violation.reason)
@@ -200,3 +202,8 @@ def setup(app: web.Application) -> None:
             if name not in headers:
                 headers.append(name)
     setup_extra_routes(app, settings.app_id, settings.app_certificate)
+    pol = settings.policy
+    log.info("request guard: auth %s; rate limit %s; max expire %s; channel pattern %s",
+             settings.auth.describe(), settings.rate_limit.describe(),
+             f"{pol.max_expire} s" if pol.max_expire is not None else "none",
+             "on" if pol.channel_pattern is not None else "off")

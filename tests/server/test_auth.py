@@ -385,3 +385,32 @@ def test_numeric_sub_matches_normalised_uid_and_account_sub() -> None:
     assert authorize(any_user, TokenRequest("rtc", "x", 0, (), True, 60)) is None
     # no channels claim: any channel; no role claim: publisher allowed
     assert authorize(acct, TokenRequest("rtc", "anything", "alice", (), True, 60)) is None
+
+
+# --------------------------------------------------------------------------- robustness
+
+from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
+
+_BOTH = Authenticator(parse_auth_settings({"AUTH_API_KEYS": KEY1, "AUTH_JWT_SECRET": SECRET}))
+_header_text = st.one_of(
+    st.text(max_size=200),
+    st.builds(lambda s: "Bearer " + s, st.text(max_size=200)),
+    st.builds(lambda a, b, c: f"Bearer {a}.{b}.{c}", *(st.from_regex(r"[A-Za-z0-9_-]{0,40}", fullmatch=True),) * 3),
+    st.just(f"Bearer {KEY1}"),
+)
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(authorization=st.none() | _header_text, api_key=st.none() | st.text(max_size=100))
+def test_any_headers_give_a_caller_or_a_401(authorization: Any, api_key: Any) -> None:
+    headers = {}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    if api_key is not None:
+        headers["X-API-Key"] = api_key
+    try:
+        caller = _BOTH.authenticate(headers)
+    except AuthError as err:
+        assert err.status == 401 and KEY1 not in err.message and SECRET not in err.message
+    else:
+        assert caller.kind in ("key", "jwt")

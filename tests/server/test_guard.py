@@ -415,3 +415,24 @@ async def test_request_id(make_client: Any) -> None:
         assert r.headers["X-Request-ID"] != bad and len(r.headers["X-Request-ID"]) == 32
     r = await client.get("/nope")
     assert r.status == 404 and "X-Request-ID" in r.headers
+
+
+async def test_unguarded_token_route_fails_closed(aiohttp_client: Any) -> None:
+    """A token route added without being listed in GUARDED_ROUTES cannot leak
+    tokens: the issuing hook refuses when the guard did not authenticate."""
+    from aiohttp import web
+
+    from server.issuing import issue_rtm
+
+    async def sneaky(request: web.Request) -> web.Response:
+        return web.json_response({"token": await issue_rtm(request, "bob", 60)})
+
+    app = create_app(settings(AUTH_API_KEYS=KEY))
+    app.router.add_get("/sneaky", sneaky)
+    client = await aiohttp_client(app)
+    r = await client.get("/sneaky", headers={"X-API-Key": KEY})
+    assert r.status == 401 and "token" not in await r.json()
+    open_app = create_app(settings())
+    open_app.router.add_get("/sneaky", sneaky)
+    client = await aiohttp_client(open_app)
+    assert (await client.get("/sneaky")).status == 200  # auth off: nothing to enforce
