@@ -163,3 +163,15 @@ def test_006_legacy_builders_match_vectors(vectors006: list[dict[str, Any]], mon
         assert tok == v["token"], v["name"]
         checked += 1
     assert checked >= 8
+
+
+def test_vendored_vector_copy_matches_shared() -> None:
+    """tests/vectors/ (for GitHub and wheel builds) must equal ../shared/vectors/."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    shared, copy = root.parent / "shared" / "vectors", root / "tests" / "vectors"
+    if not shared.is_dir():
+        pytest.skip("../shared/vectors not present (GitHub checkout or wheel test)")
+    for name in ("accesstoken2.json", "accesstoken006.json"):
+        assert (copy / name).read_bytes() == (shared / name).read_bytes(), f"run scripts/sync_vectors.sh ({name})"
