@@ -46,6 +46,7 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory test-cython
 	$(MAKE) --no-print-directory test-python
 	$(MAKE) --no-print-directory test-fallback-build
+	$(MAKE) --no-print-directory check-wheel
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_tokens.py
