@@ -28,11 +28,11 @@ from aiohttp import web
 from .auth import AuthError, Authenticator, AuthSettings, Caller, authorize
 from .logs import CALLER_ID_KEY, REQUEST_ID_HEADER, REQUEST_ID_KEY, request_id_from, request_key
 from .policy import PolicySettings, check_policy, token_request_from_hook
-from .responses import IssueDenied, json_error
 from .ratelimit import RateLimiter, RateLimitSettings, client_ip
+from .responses import IssueDenied, json_error
 
-__all__ = ["GUARD_KEY", "Guard", "GUARDED_ROUTES", "issue_hook", "setup", "guard_middleware", "request_id_middleware", "setup_guard",
-           "startup_warning"]
+__all__ = ["CALLER_KEY", "GUARD_KEY", "GUARDED_ROUTES", "Guard", "guard_middleware", "issue_hook",
+           "request_id_middleware", "setup", "startup_warning"]
 
 log = logging.getLogger("server.guard")
 
@@ -76,6 +76,17 @@ class Guard:
     limiter: Optional[RateLimiter]
     trust_proxy: int = 0
 
+    @property
+    def active(self) -> bool:
+        """False in drop-in mode (no auth, no rate limit): the middleware then does nothing."""
+        return self.authenticator.enabled or self.limiter is not None
+
+    @property
+    def enforces_tokens(self) -> bool:
+        """Whether the issuing hook has anything to check."""
+        return (self.authenticator.enabled or self.policy.max_expire is not None
+                or self.policy.channel_pattern is not None)
+
     @classmethod
     def from_settings(cls, auth: AuthSettings, policy: PolicySettings, rate: RateLimitSettings) -> "Guard":
         return cls(Authenticator(auth), policy, RateLimiter.from_settings(rate), rate.trust_proxy)
@@ -118,9 +129,9 @@ def _client_ip(request: web.Request, trust_proxy: int) -> str:
 
 @web.middleware
 async def guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not _guarded(request):
-        return await handler(request)
     guard = request.app[GUARD_KEY]
+    if not guard.active or not _guarded(request):
+        return await handler(request)
     limiter = guard.limiter
     try:
         caller = guard.authenticator.authenticate(request.headers)
@@ -195,7 +206,8 @@ def setup(app: web.Application) -> None:
     settings = app[SETTINGS]
     guard = Guard.from_settings(settings.auth, settings.policy, settings.rate_limit)
     app[GUARD_KEY] = guard
-    app[ISSUE_HOOKS].append(issue_hook)
+    if guard.enforces_tokens:
+        app[ISSUE_HOOKS].append(issue_hook)
     if settings.auth.enabled:
         headers = app[CORS_POLICY].allow_headers
         for name in ("Authorization", "X-API-Key"):
