@@ -150,3 +150,21 @@ def test_unlisted_origin_is_blocked(setup: dict[str, Any]) -> None:
         assert result["fetched"] is False, (name, result)
         assert "Failed to fetch" in result["error"] or "TypeError" in result["error"]
     assert tokens_issued(setup["open"]) + tokens_issued(setup["auth"]) == before, "a blocked origin got tokens"
+
+
+def test_docs_page_renders_under_its_csp(setup: dict[str, Any]) -> None:
+    """/docs fetches /openapi.json and renders every path, with the page's own
+    Content-Security-Policy in force (a wrong script/style hash would stop it)."""
+    svc = setup["open"]
+    profile = setup["tmp"] / "profile-docs"
+    cmd = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={profile}", "--virtual-time-budget=20000", "--dump-dom", svc.url + "/docs#all"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+    from server.openapi import build_spec
+
+    paths = build_spec()["paths"]
+    assert f'data-rendered="{len(paths)}"' in out, out[-1500:]
+    for path in paths:
+        assert html.escape(path, quote=False) in out
+    assert '<div id="error" role="alert"></div>' in out
