@@ -31,6 +31,9 @@ class CorsPolicy:
     origins: FrozenSet[str]
     allow_methods: List[str] = field(default_factory=lambda: ["GET", "POST", "OPTIONS"])
     allow_headers: List[str] = field(default_factory=lambda: ["Origin", "Content-Type"])
+    #: response headers a browser page may read (request id for support
+    #: tickets, Retry-After on 429)
+    expose_headers: List[str] = field(default_factory=lambda: ["X-Request-ID", "Retry-After"])
     #: header values, computed by :func:`setup_cors`
     methods_value: str = ""
     headers_value: str = ""
@@ -56,6 +59,7 @@ def setup_cors(app: web.Application) -> None:
     options = aiohttp_cors.ResourceOptions(
         allow_credentials=False,
         allow_headers=tuple(policy.allow_headers),
+        expose_headers=tuple(policy.expose_headers),
         allow_methods=tuple(m for m in policy.allow_methods if m != "OPTIONS"),
     )
     if policy.allow_all:

@@ -217,7 +217,9 @@ async def rte_get(request: web.Request) -> web.Response:
         expire = _expiry(request)
         uid = _path_uid(mi["tokenType"], rtcuid)
         rtm_user = mi.get("rtmuid") or rtcuid
-        if not rtm_user:
+        # uid 0 ("any user") is no RTM user id: without :rtmuid that is a 400,
+        # like /rtm/0/ (http-api.md: "uid 0 and no :rtmuid -> 400")
+        if not rtm_user or (not mi.get("rtmuid") and uid == 0):
             raise BadParameter("no RTM user: give rtmuid (/rte/:channelName/:role/:tokenType/:rtcuid/:rtmuid/) "
                                "or a non-empty rtcuid")
     except BadParameter as exc:

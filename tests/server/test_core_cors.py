@@ -160,3 +160,10 @@ async def test_cors_allow_headers_extensible(aiohttp_client):
         "Access-Control-Request-Headers": "authorization, content-type"})
     assert r.status == 204
     assert r.headers["Access-Control-Allow-Headers"] == "Origin, Content-Type, Authorization"
+
+
+async def test_browser_may_read_request_id_and_retry_after(listed):
+    r = await listed.post("/getToken", data=RTC, headers={"Origin": A, "Content-Type": "application/json"})
+    assert r.status == 200
+    exposed = {h.strip().lower() for h in r.headers["Access-Control-Expose-Headers"].split(",")}
+    assert {"x-request-id", "retry-after"} <= exposed

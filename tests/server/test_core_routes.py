@@ -332,7 +332,8 @@ async def test_rte_route(client, path, channel, rtc_uid, rtm_user, publisher):
     check_rtm(body["rtmToken"], rtm_user, 300, channel)
 
 
-@pytest.mark.parametrize("path", ["/rte/ch/publisher/uid//", "/rte/ch/publisher/uid/x/",
+@pytest.mark.parametrize("path", ["/rte/ch/publisher/uid//", "/rte/ch/publisher/uid/0/",
+                                  "/rte/ch/subscriber/uid/000/", "/rte/ch/publisher/uid/x/",
                                   "/rte/ch/publisher/bad/1/", "/rte/ch/publisher/uid/1/?expiry=-3"])
 async def test_rte_route_bad(client, path):
     r = await client.get(path)
