@@ -58,7 +58,7 @@ clean:
 	rm -rf $(VENV) build dist *.egg-info src/*.egg-info .pytest_cache .mypy_cache .hypothesis
 	rm -f src/agora_token/_pack.c src/agora_token/_pack*.so src/agora_token/_pack*.pyd
 
-# --- packaging and container (see docs/packaging.md) --------------------------
+# --- packaging and container (see README.md, "Packaging") --------------------------
 #   make check-wheel  build -> auditwheel repair -> fresh venv -> BACKEND == "cython"
 #   make vectors      copy ../shared/vectors into tests/vectors (for checkouts without ../shared)
 #   make docker       build the image (only when the Dockerfile or the sources changed;
