@@ -9,7 +9,7 @@ original (its clients parse those keys).
 from __future__ import annotations
 
 import json
-from typing import Any, Union
+from typing import Any, Awaitable, Callable, List, Tuple, Union
 
 from aiohttp import web
 
@@ -176,94 +176,97 @@ def _legacy_denied(exc: IssueDenied) -> web.Response:
     return json_response({"status": exc.status, key: exc.message}, exc.status, exc.headers)
 
 
-async def rtc_get(request: web.Request) -> web.Response:
+# Each deprecated route is a ``prepare(request, expire)`` that checks the path
+# (raising BadParameter) and returns the coroutine that issues its tokens, as
+# ``[(json_key, token), ...]``; :func:`_legacy_route` supplies the expiry
+# parsing and the original's three error styles.
+Issued = List[Tuple[str, str]]
+Prepare = Callable[[web.Request, int], Awaitable[Issued]]
+
+
+def _legacy_route(what: str, prepare: Prepare) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handler(request: web.Request) -> web.Response:
+        try:
+            issuing = prepare(request, _expiry(request))
+        except BadParameter as exc:
+            return _legacy_bad(what, exc)
+        try:
+            tokens = await issuing
+        except InvalidParameterError as exc:
+            return _legacy_failed(what, exc)
+        except IssueDenied as exc:
+            return _legacy_denied(exc)
+        if len(tokens) == 1:
+            return token_body(*tokens[0])
+        body = ", ".join('"%s": "%s"' % pair for pair in tokens)  # tokens: nothing to escape
+        return web.Response(body=("{" + body + "}").encode("ascii"), headers=_JSON_HEADERS)
+
+    return handler
+
+
+def _rtc_prepare(request: web.Request, expire: int) -> Awaitable[Issued]:
     mi = request.match_info
-    try:
-        expire = _expiry(request)
-        uid = _path_uid(mi["tokenType"], mi["rtcuid"])
-    except BadParameter as exc:
-        return _legacy_bad("RTC", exc)
-    try:
-        token = await issue_rtc(request, mi["channelName"], uid, mi["role"] == "publisher", expire)
-    except InvalidParameterError as exc:
-        return _legacy_failed("RTC", exc)
-    except IssueDenied as exc:
-        return _legacy_denied(exc)
-    return token_body("rtcToken", token)
+    uid = _path_uid(mi["tokenType"], mi["rtcuid"])
+
+    async def issue() -> Issued:
+        return [("rtcToken", await issue_rtc(request, mi["channelName"], uid, mi["role"] == "publisher", expire))]
+
+    return issue()
 
 
-async def rtm_get(request: web.Request) -> web.Response:
+def _rtm_prepare(request: web.Request, expire: int) -> Awaitable[Issued]:
     user = request.match_info["rtmuid"]
-    try:
-        expire = _expiry(request)
-        if user == "" or user == "0":
-            raise BadParameter("rtmuid must be a non-empty user id other than 0")
-    except BadParameter as exc:
-        return _legacy_bad("RTM", exc)
-    try:
-        token = await issue_rtm(request, user, expire)
-    except InvalidParameterError as exc:
-        return _legacy_failed("RTM", exc)
-    except IssueDenied as exc:
-        return _legacy_denied(exc)
-    return token_body("rtmToken", token)
+    if user == "" or user == "0":
+        raise BadParameter("rtmuid must be a non-empty user id other than 0")
+
+    async def issue() -> Issued:
+        return [("rtmToken", await issue_rtm(request, user, expire))]
+
+    return issue()
 
 
-async def rte_get(request: web.Request) -> web.Response:
+def _rte_prepare(request: web.Request, expire: int) -> Awaitable[Issued]:
     mi = request.match_info
     channel = mi["channelName"]
     rtcuid = mi["rtcuid"]
-    try:
-        expire = _expiry(request)
-        uid = _path_uid(mi["tokenType"], rtcuid)
-        rtm_user = mi.get("rtmuid") or rtcuid
-        # uid 0 ("any user") is no RTM user id: without :rtmuid that is a 400,
-        # like /rtm/0/ (http-api.md: "uid 0 and no :rtmuid -> 400")
-        if not rtm_user or (not mi.get("rtmuid") and uid == 0):
-            raise BadParameter("no RTM user: give rtmuid (/rte/:channelName/:role/:tokenType/:rtcuid/:rtmuid/) "
-                               "or a non-empty rtcuid")
-    except BadParameter as exc:
-        return _legacy_bad("RTE", exc)
-    try:
+    uid = _path_uid(mi["tokenType"], rtcuid)
+    rtm_user = mi.get("rtmuid") or rtcuid
+    # uid 0 ("any user") is no RTM user id: without :rtmuid that is a 400,
+    # like /rtm/0/ (http-api.md: "uid 0 and no :rtmuid -> 400")
+    if not rtm_user or (not mi.get("rtmuid") and uid == 0):
+        raise BadParameter("no RTM user: give rtmuid (/rte/:channelName/:role/:tokenType/:rtcuid/:rtmuid/) "
+                           "or a non-empty rtcuid")
+
+    async def issue() -> Issued:
         rtc = await issue_rtc(request, channel, uid, mi["role"] == "publisher", expire)
-        rtm = await issue_rtm(request, rtm_user, expire, channel)
-    except InvalidParameterError as exc:
-        return _legacy_failed("RTE", exc)
-    except IssueDenied as exc:
-        return _legacy_denied(exc)
-    return web.Response(body=b'{"rtcToken": "%s", "rtmToken": "%s"}' % (rtc.encode(), rtm.encode()),
-                        headers=_JSON_HEADERS)
+        return [("rtcToken", rtc), ("rtmToken", await issue_rtm(request, rtm_user, expire, channel))]
+
+    return issue()
 
 
-async def chat_app_get(request: web.Request) -> web.Response:
-    try:
-        expire = _expiry(request)
-    except BadParameter as exc:
-        return _legacy_bad("Chat", exc)
-    try:
-        token = await issue_chat_app(request, expire)
-    except InvalidParameterError as exc:
-        return _legacy_failed("Chat", exc)
-    except IssueDenied as exc:
-        return _legacy_denied(exc)
-    return token_body("chatToken", token)
+def _chat_app_prepare(request: web.Request, expire: int) -> Awaitable[Issued]:
+    async def issue() -> Issued:
+        return [("chatToken", await issue_chat_app(request, expire))]
+
+    return issue()
 
 
-async def chat_user_get(request: web.Request) -> web.Response:
+def _chat_user_prepare(request: web.Request, expire: int) -> Awaitable[Issued]:
     user = request.match_info["chatid"]
-    try:
-        expire = _expiry(request)
-        if not user:
-            raise BadParameter("chatid must not be empty")
-    except BadParameter as exc:
-        return _legacy_bad("Chat", exc)
-    try:
-        token = await issue_chat_user(request, user, expire)
-    except InvalidParameterError as exc:
-        return _legacy_failed("Chat", exc)
-    except IssueDenied as exc:
-        return _legacy_denied(exc)
-    return token_body("chatToken", token)
+    if not user:
+        raise BadParameter("chatid must not be empty")
+
+    async def issue() -> Issued:
+        return [("chatToken", await issue_chat_user(request, user, expire))]
+
+    return issue()
+
+
+rtc_get = _legacy_route("RTC", _rtc_prepare)
+rtm_get = _legacy_route("RTM", _rtm_prepare)
+rte_get = _legacy_route("RTE", _rte_prepare)
+chat_app_get = _legacy_route("Chat", _chat_app_prepare)
+chat_user_get = _legacy_route("Chat", _chat_user_prepare)
 
 
 # --------------------------------------------------------------------------- registration

@@ -201,9 +201,7 @@ def describe_token(token: str, certificate: Optional[str] = None, *,
         })
         for svc in parsed.services:
             entry: dict[str, Any] = {"type": service_name(svc.type), "typeId": int(svc.type)}
-            for attr in svc.__slots__:
-                if attr == "privileges":
-                    continue
+            for attr in svc.field_names:
                 value = getattr(svc, attr)
                 if attr == "permissions":
                     value = _permissions_readable(value)

@@ -46,6 +46,8 @@ class Service:
 
     __slots__ = ("privileges",)
     type: ClassVar[int] = 0
+    #: names of the type-specific fields, in packing order
+    field_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self) -> None:
         self.privileges: dict[int, int] = {}
@@ -56,7 +58,7 @@ class Service:
         self.privileges[p] = v.check_u32(expire, "privilege expire")
 
     def _fields(self) -> tuple[Any, ...]:
-        return ()
+        return tuple(getattr(self, n) for n in self.field_names)
 
     def _core(self) -> tuple[Any, ...]:
         return (self.type, self.privileges, *self._fields())
@@ -70,9 +72,38 @@ class Service:
         raise TypeError(f"unhashable type: {type(self).__name__!r}")
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__ if n != "privileges")
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.field_names)
         sep = ", " if fields else ""
         return f"{type(self).__name__}({fields}{sep}privileges={self.privileges!r})"
+
+
+class _UserService(Service):
+    """A service for one user id (RTM, Chat)."""
+
+    __slots__ = ("user_id",)
+    field_names = ("user_id",)
+
+    def __init__(self, user_id: str = "") -> None:
+        super().__init__()
+        self.user_id = v.check_str(user_id, "user_id")
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.user_id,)
+
+
+class _ChannelAccountService(Service):
+    """A service for a channel and an account, an int uid allowed (Streaming, FCDN)."""
+
+    __slots__ = ("channel_name", "account")
+    field_names = ("channel_name", "account")
+
+    def __init__(self, channel_name: str = "", account: Union[int, str] = "") -> None:
+        super().__init__()
+        self.channel_name = v.check_str(channel_name, "channel_name")
+        self.account = v.uid_to_str(account, "account")
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.channel_name, self.account)
 
 
 class ServiceRtc(Service):
@@ -83,6 +114,7 @@ class ServiceRtc(Service):
     """
 
     __slots__ = ("channel_name", "uid")
+    field_names = ("channel_name", "uid")
     type = ServiceType.RTC
     kServiceType = 1
     kPrivilegeJoinChannel = RtcPrivilege.JOIN_CHANNEL
@@ -99,38 +131,23 @@ class ServiceRtc(Service):
         return (self.channel_name, self.uid)
 
 
-class ServiceRtm(Service):
+class ServiceRtm(_UserService):
     """RTM (signaling) login for one user id."""
 
-    __slots__ = ("user_id",)
+    __slots__ = ()
     type = ServiceType.RTM
     kServiceType = 2
     kPrivilegeLogin = RtmPrivilege.LOGIN
 
-    def __init__(self, user_id: str = "") -> None:
-        super().__init__()
-        self.user_id = v.check_str(user_id, "user_id")
 
-    def _fields(self) -> tuple[Any, ...]:
-        return (self.user_id,)
-
-
-class ServiceStreaming(Service):
+class ServiceStreaming(_ChannelAccountService):
     """Media push/streaming for a channel and an account (int uid allowed)."""
 
-    __slots__ = ("channel_name", "account")
+    __slots__ = ()
     type = ServiceType.STREAMING
     kServiceType = 3
     kPrivilegePublishMixStream = StreamingPrivilege.PUBLISH_MIX_STREAM
     kPrivilegePublishRawStream = StreamingPrivilege.PUBLISH_RAW_STREAM
-
-    def __init__(self, channel_name: str = "", account: Union[int, str] = "") -> None:
-        super().__init__()
-        self.channel_name = v.check_str(channel_name, "channel_name")
-        self.account = v.uid_to_str(account, "account")
-
-    def _fields(self) -> tuple[Any, ...]:
-        return (self.channel_name, self.account)
 
 
 class ServiceFpa(Service):
@@ -142,46 +159,32 @@ class ServiceFpa(Service):
     kPrivilegeLogin = FpaPrivilege.LOGIN
 
 
-class ServiceChat(Service):
+class ServiceChat(_UserService):
     """Chat: a user token (user id, privilege USER) or an app token (empty
     user id, privilege APP)."""
 
-    __slots__ = ("user_id",)
+    __slots__ = ()
     type = ServiceType.CHAT
     kServiceType = 5
     kPrivilegeUser = ChatPrivilege.USER
     kPrivilegeApp = ChatPrivilege.APP
 
-    def __init__(self, user_id: str = "") -> None:
-        super().__init__()
-        self.user_id = v.check_str(user_id, "user_id")
 
-    def _fields(self) -> tuple[Any, ...]:
-        return (self.user_id,)
-
-
-class ServiceFcdn(Service):
+class ServiceFcdn(_ChannelAccountService):
     """Fusion CDN publish/play for a channel and an account (int uid allowed)."""
 
-    __slots__ = ("channel_name", "account")
+    __slots__ = ()
     type = ServiceType.FCDN
     kServiceType = 6
     kPrivilegePublish = FcdnPrivilege.PUBLISH
     kPrivilegePlay = FcdnPrivilege.PLAY
-
-    def __init__(self, channel_name: str = "", account: Union[int, str] = "") -> None:
-        super().__init__()
-        self.channel_name = v.check_str(channel_name, "channel_name")
-        self.account = v.uid_to_str(account, "account")
-
-    def _fields(self) -> tuple[Any, ...]:
-        return (self.channel_name, self.account)
 
 
 class ServiceApaas(Service):
     """APaaS / Flexible Classroom: room uuid, user uuid and an i16 role."""
 
     __slots__ = ("room_uuid", "user_uuid", "role")
+    field_names = ("room_uuid", "user_uuid", "role")
     type = ServiceType.APAAS
     kServiceType = 7
     PRIVILEGE_ROOM_USER = ApaasPrivilege.ROOM_USER
@@ -204,6 +207,7 @@ class ServiceRtm2(Service):
     :class:`~agora_token.constants.ResourceType` / ``PermissionType``)."""
 
     __slots__ = ("user_id", "permissions")
+    field_names = ("user_id", "permissions")
     type = ServiceType.RTM2
     kServiceType = 8
     kPrivilegeLogin = Rtm2Privilege.LOGIN
@@ -236,6 +240,6 @@ def service_from_tuple(data: tuple[Any, ...]) -> Service:
         raise InvalidParameterError(f"unknown service type {data[0]}")
     svc = cls.__new__(cls)
     svc.privileges = dict(data[1])
-    for name, value in zip((n for n in cls.__slots__), data[2:]):
+    for name, value in zip(cls.field_names, data[2:]):
         setattr(svc, name, value)
     return svc
