@@ -2,7 +2,8 @@
 
 * adds the no-cache headers to every response;
 * applies the CORS rules of ``server/cors.py`` (403 for a disallowed
-  ``Origin``, 204 preflights, the fixed Allow-Methods/-Headers lists);
+  ``Origin``, 204 for every preflight from an allowed one, the fixed
+  Allow-Methods/-Headers lists);
 * redirects a path missing (or carrying an extra) trailing slash to the
   registered route like the original's router: 301 for GET/HEAD keeping the
   query string, 307 for other methods (``POST /getToken/`` -> ``/getToken``);
@@ -17,6 +18,7 @@ from time import perf_counter
 from typing import Awaitable, Callable
 
 from aiohttp import web
+from yarl import URL
 
 from .cors import CORS_POLICY
 from .keys import REQUEST_START, SETTINGS
@@ -46,6 +48,9 @@ _KEEP = ("Allow", "WWW-Authenticate", "Retry-After", "Location")
 async def _slash_redirect(request: web.Request) -> "web.StreamResponse | None":
     """The registered route one trailing slash away, as a redirect (or None)."""
     path = request.rel_url.raw_path
+    if path.startswith("//"):
+        # "//host/x" would be a protocol-relative Location: an open redirect
+        return None
     if path.endswith("/"):
         if len(path) <= 1:
             return None
@@ -53,7 +58,7 @@ async def _slash_redirect(request: web.Request) -> "web.StreamResponse | None":
     else:
         alt = path + "/"
     try:
-        clone = request.clone(rel_url=alt)
+        clone = request.clone(rel_url=URL.build(path=alt, encoded=True))
         match = await request.app.router.resolve(clone)
     except Exception:  # noqa: BLE001 - a path we cannot even resolve: just 404
         return None
@@ -109,6 +114,15 @@ async def core_middleware(request: web.Request, handler: Handler) -> web.StreamR
         policy = request.app[CORS_POLICY]
         if not policy.allows(origin):
             resp = json_error(403, "Origin not allowed")
+        elif request.method == "OPTIONS":
+            # any preflight from an allowed origin: 204 with the fixed lists,
+            # like the original (whatever method or headers it asks about;
+            # the browser enforces the lists)
+            resp = web.Response(status=204, headers={
+                "Access-Control-Allow-Origin": origin,
+                "Access-Control-Allow-Methods": policy.methods_value,
+                "Access-Control-Allow-Headers": policy.headers_value,
+            })
         else:
             resp = await _call(request, handler)
             headers = resp.headers
@@ -118,8 +132,6 @@ async def core_middleware(request: web.Request, handler: Handler) -> web.StreamR
                 # aiohttp-cors does not see this response (404, redirect...):
                 # allow the browser to read it (a redirect must pass CORS too)
                 headers["Access-Control-Allow-Origin"] = origin
-            elif request.method == "OPTIONS" and resp.status == 200:
-                resp.set_status(204)  # preflight answered by aiohttp-cors
     resp.headers.update(NO_CACHE_HEADERS)
     return resp
 

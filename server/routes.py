@@ -139,7 +139,7 @@ def _expiry(request: web.Request) -> int:
     raw = request.rel_url.query.get("expiry")
     if raw is None:
         return DEFAULT_EXPIRE
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or int(raw) > U32_MAX:
+    if not (raw.isascii() and raw.isdigit()) or len(raw.lstrip("0")) > 10 or int(raw) > U32_MAX:
         raise BadParameter(f"expiry must be a whole number of seconds in 0..{U32_MAX}, got {_shown(raw)}")
     return int(raw)
 

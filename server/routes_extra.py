@@ -182,7 +182,7 @@ async def verify_token(request: web.Request) -> web.Response:
     raw = await request.read()
     try:
         body = json.loads(raw) if raw else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: "[[[[..."
         return _error(400, "request body is not valid JSON")
     if not isinstance(body, dict):
         return _error(400, "request body must be a JSON object: {\"token\": \"...\"}")

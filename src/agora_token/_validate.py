@@ -121,7 +121,8 @@ def parse_uid_text(text: str, name: str = "uid") -> int | None:
     """If ``text`` is plain decimal digits, the uid it names (checked to be
     u32); otherwise None (it is a user account)."""
     if text.isascii() and _DIGITS.fullmatch(text):
-        if len(text) > 20 or int(text) > U32_MAX:
+        # leading zeros are fine ("007" is 7); bound the digits before int()
+        if len(text.lstrip("0")) > 10 or int(text) > U32_MAX:
             raise InvalidParameterError(f"{name} {text[:24]!r} is above {U32_MAX}")
         return int(text)
     return None

@@ -97,12 +97,40 @@ async def test_preflight_204(listed):
     assert_cors(r, B)
 
 
-async def test_preflight_for_unlisted_header_refused(listed):
+async def test_preflight_for_unlisted_header_does_not_allow_it(listed):
+    # http-api.md: a preflight from an allowed origin answers 204 with the
+    # fixed lists (as the original does); the browser then refuses to send a
+    # header that is not in Access-Control-Allow-Headers.
     r = await listed.options("/getToken", headers={
         "Origin": A, "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "x-secret"})
-    assert r.status == 403
-    assert "error" in await r.json()
+    assert r.status == 204
+    assert_cors(r, A)
+    assert "x-secret" not in r.headers["Access-Control-Allow-Headers"].lower()
+    assert_no_cache(r)
+
+
+@pytest.mark.parametrize("extra", [{}, {"Access-Control-Request-Method": "PUT"},
+                                   {"Access-Control-Request-Method": "GET"}])
+@pytest.mark.parametrize("path", ["/getToken", "/rtm/alice/", "/nope"])
+async def test_every_preflight_from_allowed_origin_is_204(listed, path, extra):
+    r = await listed.options(path, headers={"Origin": A, **extra})
+    assert r.status == 204
+    assert_cors(r, A)
+    assert_no_cache(r)
+
+
+async def test_no_open_redirect_through_slash_redirects(listed):
+    import asyncio
+
+    for path in ("//evil.example/chat/app", "//evil.example/rtm/alice", "//evil.example/ping/"):
+        # raw HTTP: client libraries read "//host/..." as an absolute URL
+        reader, writer = await asyncio.open_connection("127.0.0.1", listed.server.port)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        head = (await reader.read()).split(b"\r\n\r\n", 1)[0].decode().lower()
+        writer.close()
+        assert head.startswith("http/1.1 404"), (path, head)
+        assert "\r\nlocation:" not in head, (path, head)
 
 
 async def test_options_without_origin(listed):

@@ -41,6 +41,7 @@ async def test_ping(client):
 
 @pytest.mark.parametrize("uid, packed", [
     ("123", "123"), ("007", "7"), ("0", ""), ("alice", "alice"), ("-5", "-5"), (" 5", " 5"),
+    ("0000000000000000000000004294967295", "4294967295"),  # leading zeros: the value counts
     ("4294967295", "4294967295"), (42, "42"), (0, ""), ("user@example.com", "user@example.com"),
 ])
 async def test_gettoken_rtc_uids(client, uid, packed):
@@ -210,6 +211,7 @@ async def test_gettoken_trailing_slash_307(client):
     ("/rtc/test/Publisher/uid/123/", "test", "123", False),
     ("/rtc/test/audience/uid/123/", "test", "123", False),
     ("/rtc/test/publisher/uid/007/", "test", "7", True),
+    ("/rtc/test/publisher/uid/00000000000000000000007/", "test", "7", True),
     ("/rtc/test/publisher/uid/0/", "test", "", True),
     ("/rtc/test/publisher/uid//", "test", "", True),
     ("/rtc/test/publisher/uid/4294967295/", "test", "4294967295", True),
@@ -228,7 +230,7 @@ async def test_rtc_route(client, path, channel, packed, publisher):
 
 
 @pytest.mark.parametrize("query, expire", [
-    ("?expiry=0", 0), ("?expiry=60", 60), ("?expiry=4294967295", U32), ("?other=1", 3600),
+    ("?expiry=0", 0), ("?expiry=00000000000003600", 3600), ("?expiry=60", 60), ("?expiry=4294967295", U32), ("?other=1", 3600),
     ("?expiry=120&expiry=5", 120),
 ])
 async def test_rtc_route_expiry(client, query, expire):

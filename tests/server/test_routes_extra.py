@@ -112,6 +112,8 @@ async def test_not_json_is_400(client: Any) -> None:
     assert r.status == 400
     r = await client.post("/verifyToken", data="")
     assert r.status == 400
+    r = await client.post("/verifyToken", data="[" * 3000)  # nesting deeper than json can parse
+    assert r.status == 400
 
 
 async def test_006_needs_channel_and_uid(client: Any) -> None:
