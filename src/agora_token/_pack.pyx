@@ -16,8 +16,8 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, int16_t, int64_t
 from libc.string cimport memcpy
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
-from cpython.dict cimport PyDict_Next
 from cpython.object cimport PyObject
+from cpython.number cimport PyNumber_Index
 
 import hmac as _hmac
 import zlib as _zlib
@@ -126,7 +126,7 @@ cdef inline int put_raw(Buf* b, const char* p, Py_ssize_t n) except -1:
     return 0
 
 cdef inline const char* utf8(object text, Py_ssize_t* n) except NULL:
-    if type(text) is not str:
+    if not isinstance(text, str):
         raise InvalidParameterError(f"expected a string, got {type(text).__name__}")
     try:
         return PyUnicode_AsUTF8AndSize(text, n)
@@ -142,12 +142,21 @@ cdef int put_str(Buf* b, object text) except -1:
     put_raw(b, p, n)
     return 0
 
-cdef inline uint32_t as_uint(object o, uint32_t hi) except? 0xFFFFFFFF:
-    cdef int64_t x
+cdef inline int64_t as_int(object o) except? -1:
+    """An integer argument: ints and objects with __index__ (IntEnum, bool),
+    like struct.pack in the Python backend; never floats or Decimals."""
+    if type(o) is not int:
+        try:
+            o = PyNumber_Index(o)
+        except TypeError:
+            raise InvalidParameterError(f"expected an integer, got {type(o).__name__}") from None
     try:
-        x = o
-    except (TypeError, OverflowError):
+        return <int64_t>o
+    except OverflowError:
         raise InvalidParameterError(f"value out of range: {o!r}") from None
+
+cdef inline uint32_t as_uint(object o, uint32_t hi) except? 0xFFFFFFFF:
+    cdef int64_t x = as_int(o)
     if x < 0 or x > hi:
         raise InvalidParameterError(f"value out of range: {x}")
     return <uint32_t>x
@@ -160,12 +169,15 @@ cdef int put_privileges(Buf* b, object privileges) except -1:
     cdef Pair stack[16]
     cdef Pair* pairs = stack
     cdef Pair tmp
-    cdef Py_ssize_t n, i, j, pos = 0
-    cdef PyObject* k
-    cdef PyObject* v
-    if type(privileges) is not dict:
-        privileges = dict(privileges)
-    n = len(<dict>privileges)
+    cdef Py_ssize_t n, i, j
+    # a snapshot: converting a key may run Python code (__index__) that
+    # changes the caller's dict; we never walk a dict that can change under us
+    cdef list items
+    try:
+        items = list(privileges.items())
+    except AttributeError:
+        raise InvalidParameterError("privileges must be a mapping of privilege -> expire") from None
+    n = len(items)
     if n > 0xFFFF:
         raise InvalidParameterError("too many privileges")
     if n > 16:
@@ -173,11 +185,10 @@ cdef int put_privileges(Buf* b, object privileges) except -1:
         if pairs == NULL:
             raise MemoryError()
     try:
-        i = 0
-        while PyDict_Next(privileges, &pos, &k, &v):
-            pairs[i].key = as_uint(<object>k, 0xFFFF)
-            pairs[i].value = as_uint(<object>v, 0xFFFFFFFF)
-            i += 1
+        for i in range(n):
+            k, v = <tuple>items[i]
+            pairs[i].key = as_uint(k, 0xFFFF)
+            pairs[i].value = as_uint(v, 0xFFFFFFFF)
         for i in range(1, n):  # insertion sort by key; maps are tiny
             tmp = pairs[i]
             j = i - 1
@@ -203,6 +214,7 @@ cdef int put_permissions(Buf* b, object perms) except -1:
         put_u16(b, as_uint(len(inner_items), 0xFFFF))
         for ptype, resources in inner_items:
             put_u16(b, as_uint(ptype, 0xFFFF))
+            resources = list(resources)  # the count written is the count packed
             put_u16(b, as_uint(len(resources), 0xFFFF))
             for r in resources:
                 put_str(b, r)
@@ -230,10 +242,7 @@ cdef int put_service(Buf* b, object obj) except -1:
     elif stype == 7:
         put_str(b, svc[2])
         put_str(b, svc[3])
-        try:
-            role = svc[4]
-        except (TypeError, OverflowError):
-            raise InvalidParameterError("role out of range") from None
+        role = as_int(svc[4])
         if role < -32768 or role > 32767:
             raise InvalidParameterError(f"value out of range: {role}")
         put_u16(b, <uint32_t>(<uint16_t>(<int16_t>role)))
@@ -356,12 +365,21 @@ cdef Py_ssize_t b64_decode(const unsigned char* s, Py_ssize_t n, unsigned char* 
 
 # ------------------------------------------------------------------ build
 
+cdef int check_token_length(Py_ssize_t prefix, Py_ssize_t rawlen) except -1:
+    """Refuse to build a token that parse() would refuse as too long."""
+    cdef Py_ssize_t chars = prefix + 4 * ((rawlen + 2) // 3)
+    if chars > MAX_TOKEN:
+        raise InvalidParameterError(
+            f"token would be {chars} characters long; at most {MAX_TOKEN} are allowed")
+    return 0
+
 cdef object compress_encode(const unsigned char* payload, Py_ssize_t n):
     cdef unsigned char stack[STACK_BUF]
     cdef unsigned char* out = stack
     cdef size_t outlen = n + n // 1000 + 64
     if not AT_HAVE_ZLIB:
         z = _py_compress(PyBytes_FromStringAndSize(<const char*>payload, n))
+        check_token_length(3, PyBytes_GET_SIZE(z))
         return b64_token(b"007", 3, <const unsigned char*>PyBytes_AS_STRING(z), PyBytes_GET_SIZE(z))
     if outlen > STACK_BUF:
         out = <unsigned char*>PyMem_Malloc(outlen)
@@ -370,6 +388,7 @@ cdef object compress_encode(const unsigned char* payload, Py_ssize_t n):
     try:
         if at_deflate(payload, n, out, &outlen) != 0:
             raise MemoryError("zlib deflate failed")
+        check_token_length(3, <Py_ssize_t>outlen)
         return b64_token(b"007", 3, out, <Py_ssize_t>outlen)
     finally:
         if out != stack:
@@ -688,6 +707,7 @@ def build_v1(str app_id, str app_certificate, str channel_name, str uid, salt, t
         b.data[0] = 32
         b.data[1] = 0
         sign_v1(cert, certlen, app_id, ch, chlen, u, uidlen, m.data, m.len, b.data + 2)
+        check_token_length(3 + alen, b.len)
         return b64_token(prefix, 3 + alen, b.data, b.len)
     finally:
         buf_free(&b)

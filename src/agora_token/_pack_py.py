@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import binascii
 import hmac
+import operator
 import re
 import struct
 import zlib
@@ -38,6 +39,8 @@ _CRCS = struct.Struct("<II")
 _MSG = struct.Struct("<II")  # 006 message: salt, ts
 _SIG_PREFIX = _U16.pack(32)
 _B64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+_index = operator.index
+_first = operator.itemgetter(0)
 _digest = hmac.digest
 _compare = hmac.compare_digest
 _b2a = binascii.b2a_base64
@@ -48,6 +51,8 @@ _STR1 = frozenset((2, 5))
 
 
 def _str(out: list[bytes], text: str) -> None:
+    if not isinstance(text, str):
+        raise InvalidParameterError(f"expected a string, got {type(text).__name__}")
     try:
         b = text.encode("utf-8")
     except UnicodeEncodeError:
@@ -59,9 +64,13 @@ def _str(out: list[bytes], text: str) -> None:
 
 
 def _privs(out: list[bytes], privileges: Any) -> None:
-    out.append(_U16.pack(len(privileges)))
+    # a snapshot with keys converted first, then a stable sort on the key:
+    # exactly what the compiled core does, even for keys whose __index__
+    # changes the dict or maps two keys to one number
+    pairs = sorted([(_index(k), v) for k, v in list(privileges.items())], key=_first)
+    out.append(_U16.pack(len(pairs)))
     pack = _PRIV.pack
-    for k, v in sorted(privileges.items()):
+    for k, v in pairs:
         out.append(pack(k, v))
 
 
@@ -89,6 +98,7 @@ def _pack_services(out: list[bytes], services: Sequence[tuple[Any, ...]]) -> Non
                 out.append(_U16.pack(rtype))
                 out.append(_U16.pack(len(inner)))
                 for ptype, resources in sorted(inner.items()):
+                    resources = list(resources)  # the count written is the count packed
                     out.append(_U16.pack(ptype))
                     out.append(_U16.pack(len(resources)))
                     for r in resources:
@@ -109,14 +119,24 @@ def build_v2(app_id: str, app_certificate: str, issue_ts: int, expire: int, salt
         _str(out, app_id)
         out.append(_HDR.pack(issue_ts, expire, salt, len(services)))
         _pack_services(out, services)
-    except struct.error as exc:
-        raise InvalidParameterError(f"value out of range: {exc}") from None
+    except (struct.error, TypeError, AttributeError, IndexError) as exc:
+        # only reachable by mutating a service's public attributes after the checks
+        raise InvalidParameterError(f"bad token field: {exc}") from None
     info = b"".join(out)
     if len(info) + 34 > MAX_PAYLOAD_BYTES:
         raise InvalidParameterError(
             f"token payload would be {len(info) + 34} bytes; at most {MAX_PAYLOAD_BYTES} are allowed")
     sig = _signature(app_certificate.encode("ascii"), issue_ts, salt, info)
-    return "007" + _b2a(zlib.compress(_SIG_PREFIX + sig + info), newline=False).decode("ascii")
+    return _encode("007", zlib.compress(_SIG_PREFIX + sig + info))
+
+
+def _encode(prefix: str, raw: bytes) -> str:
+    """prefix + base64(raw), refusing a token that parse() would refuse as too long."""
+    chars = len(prefix) + 4 * ((len(raw) + 2) // 3)
+    if chars > MAX_TOKEN_LENGTH:
+        raise InvalidParameterError(
+            f"token would be {chars} characters long; at most {MAX_TOKEN_LENGTH} are allowed")
+    return prefix + _b2a(raw, newline=False).decode("ascii")
 
 
 # ------------------------------------------------------------------ parsing
@@ -281,8 +301,8 @@ def build_v1(app_id: str, app_certificate: str, channel_name: str, uid: str,
         msg = _message_v1(salt, ts, privileges)
     except UnicodeEncodeError:
         raise InvalidParameterError("string is not valid text (lone surrogate)") from None
-    except struct.error as exc:
-        raise InvalidParameterError(f"value out of range: {exc}") from None
+    except (struct.error, TypeError, AttributeError) as exc:
+        raise InvalidParameterError(f"bad token field: {exc}") from None
     if len(msg) > 0xFFFF:
         raise InvalidParameterError("too many privileges")
     app_b = app_id.encode("ascii")
@@ -292,7 +312,7 @@ def build_v1(app_id: str, app_certificate: str, channel_name: str, uid: str,
         _CRCS.pack(binascii.crc32(channel_b), binascii.crc32(uid_b)),
         _U16.pack(len(msg)), msg,
     ))
-    return "006" + app_id + _b2a(content, newline=False).decode("ascii")
+    return _encode("006" + app_id, content)
 
 
 def _content_v1(token: Any) -> tuple[str, bytes]:

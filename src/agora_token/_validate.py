@@ -42,17 +42,14 @@ def check_certificate(cert: Any, name: str = "app_certificate") -> str:
 
 
 def check_credentials(app_id: Any, cert: Any) -> None:
-    key = (app_id, cert)
-    try:
-        if key in _checked_credentials:
-            return
-    except TypeError:  # unhashable: certainly not a str
-        pass
+    # the type test first: an object merely *equal* to a checked pair must not pass
+    if type(app_id) is str and type(cert) is str and (app_id, cert) in _checked_credentials:
+        return
     check_app_id(app_id)
     check_certificate(cert)
     if len(_checked_credentials) >= _CHECKED_MAX:
         _checked_credentials.clear()
-    _checked_credentials.add(key)
+    _checked_credentials.add((app_id, cert))
 
 
 def check_int(value: Any, name: str, lo: int, hi: int) -> int:

@@ -146,12 +146,15 @@ class RtcTokenBuilder:
                               pub_video_privilege_expire: int,
                               pub_data_stream_privilege_expire: int, rtm_user_id: str,
                               rtm_token_expire: int) -> str:
-        """RTC with explicit privileges plus RTM for ``rtm_user_id``. As in the
-        official builder, ``rtc_role`` is accepted but the explicit privilege
-        values decide what is granted."""
+        """RTC plus RTM for ``rtm_user_id``. As in the official builder, a
+        :attr:`Role.PUBLISHER` gets join + publish audio/video/data with their
+        own expiries; any other role gets join only (the publish values are
+        then ignored)."""
         rtc = _rtc_service_explicit(channel_name, rtc_account, join_channel_privilege_expire,
                                     pub_audio_privilege_expire, pub_video_privilege_expire,
                                     pub_data_stream_privilege_expire)
+        if rtc_role != _PUBLISHER:
+            rtc = (1, {1: rtc[1][1]}, rtc[2], rtc[3])
         rtm = (2, {1: v.check_u32(rtm_token_expire, "rtm_token_expire")},
                v.check_account(rtm_user_id, "rtm_user_id", required=True))
         return _issue(app_id, app_certificate, v.check_u32(rtc_token_expire, "rtc_token_expire"),

@@ -187,9 +187,9 @@ class ServiceApaas(Service):
     field_names = ("room_uuid", "user_uuid", "role")
     type = ServiceType.APAAS
     kServiceType = 7
-    PRIVILEGE_ROOM_USER = ApaasPrivilege.ROOM_USER
-    PRIVILEGE_USER = ApaasPrivilege.USER
-    PRIVILEGE_APP = ApaasPrivilege.APP
+    PRIVILEGE_ROOM_USER = kPrivilegeRoomUser = ApaasPrivilege.ROOM_USER
+    PRIVILEGE_USER = kPrivilegeUser = ApaasPrivilege.USER
+    PRIVILEGE_APP = kPrivilegeApp = ApaasPrivilege.APP
 
     def __init__(self, room_uuid: str = "", user_uuid: str = "", role: int = -1) -> None:
         super().__init__()

@@ -76,6 +76,18 @@ def test_rtc_with_rtm2() -> None:
     assert shape(tok) == [(1, {1: 1, 2: 2, 3: 3, 4: 4}, "c", "al"), (2, {1: 700}, "rtm-al")]
 
 
+def test_rtc_with_rtm2_subscriber_gets_join_only() -> None:
+    # like the official builder: the publish privileges need Role.PUBLISHER
+    tok = RtcTokenBuilder.build_token_with_rtm2(APP_ID, CERT, "c", "al", Role.SUBSCRIBER, 500,
+                                                1, 2, 3, 4, "rtm-al", 700)
+    assert shape(tok) == [(1, {1: 1}, "c", "al"), (2, {1: 700}, "rtm-al")]
+
+
+def test_official_apaas_constant_names() -> None:
+    assert (at.ServiceApaas.kPrivilegeRoomUser, at.ServiceApaas.kPrivilegeUser,
+            at.ServiceApaas.kPrivilegeApp) == (1, 2, 3)
+
+
 def test_rtm() -> None:
     tok = RtmTokenBuilder.build_token(APP_ID, CERT, "alice", 3600)
     assert shape(tok) == [(2, {1: 3600}, "alice")]

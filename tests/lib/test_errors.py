@@ -152,3 +152,116 @@ def test_unknown_service_type_stops_reading() -> None:
 def test_verify_bad_certificate_raises() -> None:
     with pytest.raises(InvalidCredentialsError):
         at.verify(GOOD, "nope")
+
+
+# --- values that only reach the core by mutating public attributes after the checks
+
+def _core_outcome(core, *args):  # type: ignore[no-untyped-def]
+    try:
+        return ("ok", core.build_v2(*args))
+    except InvalidParameterError:
+        return ("invalid",)
+
+
+def _cores():  # type: ignore[no-untyped-def]
+    from agora_token import _pack_py
+    try:
+        from agora_token import _pack
+    except ImportError:
+        return [_pack_py]
+    return [_pack, _pack_py]
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda t, s: setattr(t, "expire", 3600.9),
+    lambda t, s: s.privileges.__setitem__(1, 99.99),
+    lambda t, s: s.privileges.__setitem__("x", 1),
+    lambda t, s: s.privileges.__setitem__(None, 1),
+    lambda t, s: setattr(s, "uid", 5),
+    lambda t, s: setattr(s, "channel_name", b"bytes"),
+    lambda t, s: setattr(s, "privileges", [1, 2]),
+    lambda t, s: setattr(t, "salt", -1),
+])
+def test_mutated_fields_raise_invalid_parameter(mutate: Callable[[Any, Any], None]) -> None:
+    tok = at.AccessToken(APP_ID, CERT, issue_ts=1, salt=1)
+    svc = at.ServiceRtc("ch", 1)
+    svc.add_privilege(1, 60)
+    tok.add_service(svc)
+    mutate(tok, svc)
+    with pytest.raises(InvalidParameterError):
+        tok.build()
+
+
+@pytest.mark.parametrize("role", [1.7, "1", None, 40000])
+def test_backends_reject_bad_roles_alike(role: Any) -> None:
+    from decimal import Decimal
+    for r in (role, Decimal(3)):
+        svc = [(7, {1: 60}, "room", "user", r)]
+        assert {_core_outcome(c, APP_ID, CERT, 1, 60, 1, svc) for c in _cores()} == {("invalid",)}
+
+
+def test_str_subclass_fields_are_packed_alike() -> None:
+    class Name(str):
+        pass
+
+    svc = [(1, {1: 60}, Name("ch"), Name("alice"))]
+    outcomes = {_core_outcome(c, APP_ID, CERT, 1, 60, 1, svc) for c in _cores()}
+    assert len(outcomes) == 1 and next(iter(outcomes))[0] == "ok"
+
+
+@pytest.mark.parametrize("grow", [True, False])
+def test_privilege_key_that_mutates_its_dict_is_memory_safe(grow: bool) -> None:
+    """A key whose __index__ changes the privilege dict mid-build: no crash,
+    no stray memory in the token, the same result on both backends."""
+    def build(core):  # type: ignore[no-untyped-def]
+        privs: dict[Any, int] = {}
+
+        class Evil:
+            def __hash__(self) -> int:
+                return 12345
+
+            def __index__(self) -> int:
+                if grow:
+                    for k in range(100, 3000):
+                        privs[k] = 0x41414141
+                else:
+                    for k in [k for k in privs if k is not self]:
+                        del privs[k]
+                return 7
+
+        privs[Evil()] = 1
+        if not grow:
+            for k in range(1, 16):
+                privs[k] = 0
+        return _core_outcome(core, APP_ID, CERT, 1, 60, 1, [(1, privs, "c", "1")])
+
+    outcomes = [build(c) for c in _cores()]
+    assert all(o == outcomes[0] for o in outcomes)
+    if outcomes[0][0] == "ok":
+        privileges = at.parse(outcomes[0][1]).services[0].privileges
+        assert set(privileges) <= set(range(0, 16)) and set(privileges.values()) <= {0, 1}
+
+
+def test_never_builds_a_token_parse_would_refuse() -> None:
+    import random
+    rng = random.Random(7)
+    noise = "".join(chr(rng.randrange(33, 127)) for _ in range(60000))  # incompressible
+    tok = at.AccessToken(APP_ID, CERT)
+    tok.add_service(at.ServiceRtm(noise))
+    with pytest.raises(InvalidParameterError, match="characters"):
+        tok.build()
+    from agora_token.legacy import AccessToken006
+    old = AccessToken006(APP_ID, CERT, "c", 1)
+    for p in range(11000):
+        old.add_privilege(p, 1)
+    with pytest.raises(InvalidParameterError):
+        old.build()
+
+
+def test_credentials_cache_checks_types_first() -> None:
+    class Cfg(str):
+        pass
+
+    at.rtc_token(APP_ID, CERT, "c", 1)  # the plain pair is now cached
+    with pytest.raises(InvalidCredentialsError):
+        at.rtc_token(Cfg(APP_ID), CERT, "c", 1)
