@@ -18,6 +18,7 @@ from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.object cimport PyObject
 from cpython.number cimport PyNumber_Index
+from cpython.dict cimport PyDict_Next
 
 import hmac as _hmac
 import zlib as _zlib
@@ -170,25 +171,43 @@ cdef int put_privileges(Buf* b, object privileges) except -1:
     cdef Pair* pairs = stack
     cdef Pair tmp
     cdef Py_ssize_t n, i, j
-    # a snapshot: converting a key may run Python code (__index__) that
-    # changes the caller's dict; we never walk a dict that can change under us
-    cdef list items
+    cdef Py_ssize_t pos = 0
+    cdef PyObject* k
+    cdef PyObject* v
+    cdef list items = None
+    if type(privileges) is dict and len(<dict>privileges) <= 16:
+        # fast path: walk the dict directly while every key and value is an
+        # exact int (converting those runs no Python code, so nothing can
+        # change the dict under us); anything else -> the snapshot path
+        n = 0
+        while PyDict_Next(privileges, &pos, &k, &v):
+            if type(<object>k) is not int or type(<object>v) is not int:
+                n = -1
+                break
+            pairs[n].key = as_uint(<object>k, 0xFFFF)
+            pairs[n].value = as_uint(<object>v, 0xFFFFFFFF)
+            n += 1
+    else:
+        n = -1
+    if n < 0:
+        # a snapshot: converting a key may run Python code (__index__) that
+        # changes the caller's dict; we never walk a dict that can change under us
+        try:
+            items = list(privileges.items())
+        except AttributeError:
+            raise InvalidParameterError("privileges must be a mapping of privilege -> expire") from None
+        n = len(items)
+        if n > 0xFFFF:
+            raise InvalidParameterError("too many privileges")
+        if n > 16:
+            pairs = <Pair*>PyMem_Malloc(n * sizeof(Pair))
+            if pairs == NULL:
+                raise MemoryError()
     try:
-        items = list(privileges.items())
-    except AttributeError:
-        raise InvalidParameterError("privileges must be a mapping of privilege -> expire") from None
-    n = len(items)
-    if n > 0xFFFF:
-        raise InvalidParameterError("too many privileges")
-    if n > 16:
-        pairs = <Pair*>PyMem_Malloc(n * sizeof(Pair))
-        if pairs == NULL:
-            raise MemoryError()
-    try:
-        for i in range(n):
-            k, v = <tuple>items[i]
-            pairs[i].key = as_uint(k, 0xFFFF)
-            pairs[i].value = as_uint(v, 0xFFFFFFFF)
+        for i in range(n if items is not None else 0):
+            k2, v2 = <tuple>items[i]
+            pairs[i].key = as_uint(k2, 0xFFFF)
+            pairs[i].value = as_uint(v2, 0xFFFFFFFF)
         for i in range(1, n):  # insertion sort by key; maps are tiny
             tmp = pairs[i]
             j = i - 1
