@@ -41,12 +41,13 @@ test-python: $(STAMP)
 test-fallback-build: $(STAMP)
 	PYTHON=$(abspath $(PY)) scripts/check_fallback_build.sh
 
+# the full suite on both backends runs last, so its summary closes the output
 test: $(STAMP)
 	$(MAKE) --no-print-directory typecheck
-	$(MAKE) --no-print-directory test-cython
-	$(MAKE) --no-print-directory test-python
 	$(MAKE) --no-print-directory test-fallback-build
 	$(MAKE) --no-print-directory check-wheel
+	$(MAKE) --no-print-directory test-cython
+	$(MAKE) --no-print-directory test-python
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_tokens.py
