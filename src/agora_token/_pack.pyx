@@ -109,13 +109,16 @@ cdef inline int put_u16(Buf* b, uint32_t v) except -1:
     b.len += 2
     return 0
 
+cdef inline void le32(unsigned char* p, uint32_t v) noexcept:
+    p[0] = v & 0xFF
+    p[1] = (v >> 8) & 0xFF
+    p[2] = (v >> 16) & 0xFF
+    p[3] = (v >> 24) & 0xFF
+
 cdef inline int put_u32(Buf* b, uint32_t v) except -1:
     if b.len + 4 > b.cap:
         buf_grow(b, 4)
-    b.data[b.len] = v & 0xFF
-    b.data[b.len + 1] = (v >> 8) & 0xFF
-    b.data[b.len + 2] = (v >> 16) & 0xFF
-    b.data[b.len + 3] = (v >> 24) & 0xFF
+    le32(b.data + b.len, v)
     b.len += 4
     return 0
 
@@ -283,12 +286,6 @@ cdef int hmac256(const unsigned char* key, size_t klen, const unsigned char* msg
                             PyBytes_FromStringAndSize(<const char*>msg, mlen), "sha256")
         memcpy(out, PyBytes_AS_STRING(d), 32)
     return 0
-
-cdef inline void le32(unsigned char* p, uint32_t v) noexcept:
-    p[0] = v & 0xFF
-    p[1] = (v >> 8) & 0xFF
-    p[2] = (v >> 16) & 0xFF
-    p[3] = (v >> 24) & 0xFF
 
 cdef int sign_v2(const char* cert, Py_ssize_t certlen, uint32_t issue_ts, uint32_t salt,
                  const unsigned char* info, Py_ssize_t infolen, unsigned char* sig) except -1:
