@@ -459,6 +459,11 @@ cdef struct Reader:
     Py_ssize_t pos
     Py_ssize_t n
 
+cdef inline void reader_init(Reader* r, const unsigned char* p, Py_ssize_t n) noexcept:
+    r.p = p
+    r.pos = 0
+    r.n = n
+
 cdef inline int need(Reader* r, Py_ssize_t k) except -1:
     if r.pos + k > r.n:
         raise InvalidTokenError("token payload is truncated")
@@ -606,9 +611,7 @@ def parse_v2(token):
     buf_init(&b, stack, STACK_BUF)
     try:
         payload_v2(token, &b)
-        r.p = b.data
-        r.pos = 0
-        r.n = b.len
+        reader_init(&r, b.data, b.len)
         sig = rd_signature(&r)
         app_id = rd_text(&r)
         issue_ts = rd_u32(&r)
@@ -654,9 +657,7 @@ def verify_v2(token, str app_certificate):
     buf_init(&b, stack, STACK_BUF)
     try:
         payload_v2(token, &b)
-        r.p = b.data
-        r.pos = 0
-        r.n = b.len
+        reader_init(&r, b.data, b.len)
         if rd_strlen(&r) != 32:
             raise InvalidTokenError(f"token signature is {r.p[0] | (r.p[1] << 8)} bytes, expected 32")
         r.pos += 32
@@ -744,9 +745,7 @@ cdef tuple parse_v1_raw(object token, Buf* b):
     if n // 4 * 3 > b.cap:
         buf_grow(b, n // 4 * 3)
     b.len = b64_decode(body, n, b.data)
-    r.p = b.data
-    r.pos = 0
-    r.n = b.len
+    reader_init(&r, b.data, b.len)
     sig = rd_signature(&r)
     crc_channel = rd_u32(&r)
     crc_uid = rd_u32(&r)
@@ -754,9 +753,7 @@ cdef tuple parse_v1_raw(object token, Buf* b):
     mstart = r.pos
     if mstart + mlen != r.n:
         raise InvalidTokenError("006 token has unexpected trailing bytes")
-    mr.p = b.data + mstart
-    mr.pos = 0
-    mr.n = mlen
+    reader_init(&mr, b.data + mstart, mlen)
     salt = rd_u32(&mr)
     ts = rd_u32(&mr)
     privs = rd_privileges(&mr)
