@@ -8,8 +8,11 @@ and a pure-Python fallback (``"python"``; forced by
 
 from __future__ import annotations
 
+__version__ = "0.1.0"  # the one place: pyproject.toml reads it
+
 from ._backend import BACKEND
-from .access_token import AccessToken, parse, verify
+from ._validate import is_app_certificate, is_app_id, parse_uid
+from .access_token import AccessToken
 from .builders import (
     ApaasTokenBuilder,
     ChatTokenBuilder,
@@ -30,12 +33,13 @@ from .constants import (
     PermissionType,
     ResourceType,
     Role,
-    Rtm2Privilege,
     RtcPrivilege,
+    Rtm2Privilege,
     RtmPrivilege,
     ServiceType,
     StreamingPrivilege,
 )
+from .description import TokenDescription, describe_token
 from .errors import (
     AgoraTokenError,
     InvalidCredentialsError,
@@ -53,15 +57,14 @@ from .services import (
     ServiceRtm2,
     ServiceStreaming,
 )
-
-__version__ = "0.1.0"
+from .tokens import Token, parse, verify
 
 __all__ = [
+    "BACKEND",
     "AccessToken",
     "AgoraTokenError",
     "ApaasPrivilege",
     "ApaasTokenBuilder",
-    "BACKEND",
     "ChatPrivilege",
     "ChatTokenBuilder",
     "EducationTokenBuilder",
@@ -74,9 +77,9 @@ __all__ = [
     "PermissionType",
     "ResourceType",
     "Role",
-    "Rtm2Privilege",
     "RtcPrivilege",
     "RtcTokenBuilder",
+    "Rtm2Privilege",
     "RtmPrivilege",
     "RtmTokenBuilder",
     "Service",
@@ -90,10 +93,16 @@ __all__ = [
     "ServiceStreaming",
     "ServiceType",
     "StreamingPrivilege",
+    "Token",
+    "TokenDescription",
     "__version__",
     "chat_app_token",
     "chat_user_token",
+    "describe_token",
+    "is_app_certificate",
+    "is_app_id",
     "parse",
+    "parse_uid",
     "rtc_token",
     "rtm_token",
     "verify",

@@ -2,7 +2,9 @@
 and not disabled, else the pure-Python ``_pack_py``. Set
 ``AGORA_TOKEN_NO_EXTENSIONS=1`` (before import) to force the fallback.
 
-Every other module imports the core from here and nowhere else.
+Every other module calls the core through this module's attributes
+(``_backend.build_007(...)``), never a copy of them, so the tests can swap
+the core for one test.
 """
 
 from __future__ import annotations
@@ -13,27 +15,30 @@ NO_EXTENSIONS = os.environ.get("AGORA_TOKEN_NO_EXTENSIONS", "") not in ("", "0")
 
 if not NO_EXTENSIONS:
     try:
-        from ._pack import (  # noqa: F401
+        from ._pack import (
             BACKEND,
-            build_v1,
-            build_v2,
-            parse_v1,
-            parse_v2,
-            verify_v1,
-            verify_v2,
+            FEATURES,
+            build_006,
+            build_007,
+            parse_006,
+            parse_007,
+            verify_006,
+            verify_007,
         )
     except ImportError:  # no compiled wheel for this platform
         NO_EXTENSIONS = True
 
 if NO_EXTENSIONS:
-    from ._pack_py import (  # noqa: F401
+    from ._pack_py import (
         BACKEND,
-        build_v1,
-        build_v2,
-        parse_v1,
-        parse_v2,
-        verify_v1,
-        verify_v2,
+        FEATURES,
+        build_006,
+        build_007,
+        parse_006,
+        parse_007,
+        verify_006,
+        verify_007,
     )
 
-__all__ = ["BACKEND", "build_v1", "build_v2", "parse_v1", "parse_v2", "verify_v1", "verify_v2"]
+__all__ = ["BACKEND", "FEATURES", "build_006", "build_007", "parse_006", "parse_007", "verify_006",
+           "verify_007"]

@@ -2,18 +2,25 @@
 """Compiled token core: packs, signs (HMAC-SHA256), compresses (zlib) and
 base64-encodes a whole token in one call, and the matching parse/verify.
 
-Same functions, same behaviour and byte-identical output as the reference
-``_pack_py``; see that module for the service tuple layout. SHA-256 and zlib
-come from libcrypto / libz when setup.py found them (``at_core.h``), else
-from Python's hmac / zlib modules.
+Same functions, same tokens and the same errors (type, message, order of
+the checks) as the reference ``_pack_py``, whose docstring lists the order.
+SHA-256 and zlib come from libcrypto / libz when setup.py found them
+(``at_core.h``), else from Python's hmac / zlib modules.
+
+Memory safety with hostile inputs: every value taken from a caller's object
+is type-checked before use (no unchecked casts), maps are read from a
+snapshot, and a payload buffer never grows past its limit: beyond it the
+writes are only counted, so the size error comes after every other check,
+as in ``_pack_py``.
 
 Thread safety: every call runs start to finish holding the GIL and keeps its
 state on the C stack or in buffers it owns; the cached zlib streams in
 at_core.h are taken and returned without Python code running in between.
 """
 
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, int16_t, int64_t
+from libc.stdint cimport uint16_t, uint32_t, int16_t, int64_t
 from libc.string cimport memcpy
+from libc.stdlib cimport qsort
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.object cimport PyObject
@@ -23,14 +30,19 @@ from cpython.dict cimport PyDict_Next
 import hmac as _hmac
 import zlib as _zlib
 
+from . import _messages as _M
+from ._layout import LAYOUTS as _LAYOUTS
+from ._pack_py import map_keys as _map_keys, resource_list as _resource_list
 from .constants import MAX_PAYLOAD_BYTES as _MAX_PAYLOAD, MAX_TOKEN_LENGTH as _MAX_TOKEN
 from .errors import InvalidParameterError, InvalidTokenError
 
 cdef extern from "Python.h":
+    const Py_ssize_t PY_SSIZE_T_MAX
     object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
     void* PyUnicode_DATA(object o)
     const char* PyUnicode_AsUTF8AndSize(object o, Py_ssize_t* size) except NULL
     object PyUnicode_DecodeUTF8(const char* s, Py_ssize_t size, const char* errors)
+    object PyUnicode_AsASCIIString(object o)
 
 cdef extern from "at_core.h":
     const int AT_HAVE_OPENSSL
@@ -50,9 +62,39 @@ FEATURES = {
 
 cdef enum:
     STACK_BUF = 1024
-# tuple length of each service type: (type, privileges, *fields)
-cdef int FIELDS[9]
-FIELDS[:] = [0, 4, 3, 4, 2, 3, 4, 5, 4]
+    K_STR = 1
+    K_I16 = 2
+    K_PERMS = 3
+    U16 = 0xFFFF
+
+cdef int64_t U32 = 0xFFFFFFFF
+
+# The C copy of the service layout (``_layout.PACK_KINDS``): number of
+# fields and their kinds per service type 1..8. Exposed as LAYOUT below and
+# checked against the Python table by the tests.
+cdef int NFIELDS[9]
+cdef int KIND[9][3]
+NFIELDS[:] = [0, 2, 1, 2, 0, 1, 2, 3, 2]
+cdef void _init_kinds() noexcept:
+    cdef int t, k
+    for t in range(9):
+        for k in range(3):
+            KIND[t][k] = 0
+    KIND[1][0] = K_STR; KIND[1][1] = K_STR          # rtc: channel_name, uid
+    KIND[2][0] = K_STR                              # rtm: user_id
+    KIND[3][0] = K_STR; KIND[3][1] = K_STR          # streaming: channel_name, account
+    KIND[5][0] = K_STR                              # chat: user_id
+    KIND[6][0] = K_STR; KIND[6][1] = K_STR          # fcdn: channel_name, account
+    KIND[7][0] = K_STR; KIND[7][1] = K_STR; KIND[7][2] = K_I16   # apaas: room, user, role
+    KIND[8][0] = K_STR; KIND[8][1] = K_PERMS        # rtm2: user_id, permissions
+_init_kinds()
+
+_KIND_NAMES = {K_STR: "str", K_I16: "i16", K_PERMS: "permissions"}
+#: ((type, (kind, ...)), ...) for types 1..8: this core's layout table (read-only)
+LAYOUT = tuple((t, tuple(_KIND_NAMES[KIND[t][k]] for k in range(NFIELDS[t]))) for t in range(1, 9))
+# field names, for error messages only
+_NAMES = ((),) + tuple(_LAYOUTS[t].field_names for t in range(1, 9))
+
 cdef Py_ssize_t MAX_PAYLOAD = _MAX_PAYLOAD
 cdef Py_ssize_t MAX_TOKEN = _MAX_TOKEN
 _py_hmac_digest = _hmac.digest
@@ -62,31 +104,27 @@ _py_compress = _zlib.compress
 
 cdef struct Buf:
     unsigned char* data
-    Py_ssize_t len
+    Py_ssize_t len      # bytes written; once ``over``, bytes that would have been
     Py_ssize_t cap
+    Py_ssize_t limit    # the buffer never grows past this
     bint heap
+    bint over           # a write did not fit under ``limit``: later writes only count
 
-cdef inline void buf_init(Buf* b, unsigned char* stack, Py_ssize_t cap) noexcept:
+cdef inline void buf_init(Buf* b, unsigned char* stack, Py_ssize_t cap, Py_ssize_t limit) noexcept:
     b.data = stack
     b.len = 0
     b.cap = cap
+    b.limit = limit
     b.heap = False
+    b.over = False
 
 cdef inline void buf_free(Buf* b) noexcept:
     if b.heap:
         PyMem_Free(b.data)
         b.heap = False
 
-cdef int buf_grow(Buf* b, Py_ssize_t need) except -1:
-    cdef Py_ssize_t cap = b.cap
+cdef int buf_resize(Buf* b, Py_ssize_t cap) except -1:
     cdef unsigned char* p
-    if b.len + need > MAX_PAYLOAD:
-        raise InvalidParameterError(
-            f"token payload would be larger than {MAX_PAYLOAD} bytes")
-    while cap < b.len + need:
-        cap *= 2
-    if cap > MAX_PAYLOAD:
-        cap = MAX_PAYLOAD
     if b.heap:
         p = <unsigned char*>PyMem_Realloc(b.data, cap)
         if p == NULL:
@@ -101,12 +139,33 @@ cdef int buf_grow(Buf* b, Py_ssize_t need) except -1:
     b.heap = True
     return 0
 
-cdef inline int put_u16(Buf* b, uint32_t v) except -1:
-    if b.len + 2 > b.cap:
-        buf_grow(b, 2)
-    b.data[b.len] = v & 0xFF
-    b.data[b.len + 1] = (v >> 8) & 0xFF
-    b.len += 2
+cdef int buf_room(Buf* b, Py_ssize_t need) except -1:
+    """Make room for ``need`` more bytes: 0 when there is room, 1 when the
+    write would pass the limit (then it is only counted)."""
+    cdef Py_ssize_t cap = b.cap
+    if b.over or need > b.limit - b.len:
+        b.over = True
+        b.len = b.len + need if need <= PY_SSIZE_T_MAX - b.len else PY_SSIZE_T_MAX
+        return 1
+    while cap < b.len + need:
+        cap *= 2
+    if cap > b.limit:
+        cap = b.limit
+    buf_resize(b, cap)
+    return 0
+
+cdef int buf_reserve(Buf* b, Py_ssize_t total) except -1:
+    """Capacity for ``total`` bytes, whatever the limit (parsing only)."""
+    if total > b.cap:
+        buf_resize(b, total)
+    return 0
+
+cdef inline int put_raw(Buf* b, const char* p, Py_ssize_t n) except -1:
+    if b.over or n > b.cap - b.len:
+        if buf_room(b, n):
+            return 0
+    memcpy(b.data + b.len, p, n)
+    b.len += n
     return 0
 
 cdef inline void le32(unsigned char* p, uint32_t v) noexcept:
@@ -115,59 +174,63 @@ cdef inline void le32(unsigned char* p, uint32_t v) noexcept:
     p[2] = (v >> 16) & 0xFF
     p[3] = (v >> 24) & 0xFF
 
+cdef inline int put_u16(Buf* b, uint32_t v) except -1:
+    cdef unsigned char t[2]
+    t[0] = v & 0xFF
+    t[1] = (v >> 8) & 0xFF
+    return put_raw(b, <const char*>t, 2)
+
 cdef inline int put_u32(Buf* b, uint32_t v) except -1:
-    if b.len + 4 > b.cap:
-        buf_grow(b, 4)
-    le32(b.data + b.len, v)
-    b.len += 4
-    return 0
+    cdef unsigned char t[4]
+    le32(t, v)
+    return put_raw(b, <const char*>t, 4)
 
-cdef inline int put_raw(Buf* b, const char* p, Py_ssize_t n) except -1:
-    if b.len + n > b.cap:
-        buf_grow(b, n)
-    memcpy(b.data + b.len, p, n)
-    b.len += n
-    return 0
+# ------------------------------------------------------------------ checks
 
-cdef inline const char* utf8(object text, Py_ssize_t* n) except NULL:
+cdef inline const char* utf8(object text, Py_ssize_t* n, object what) except NULL:
     if not isinstance(text, str):
-        raise InvalidParameterError(f"expected a string, got {type(text).__name__}")
+        raise InvalidParameterError(_M.not_str(what, text))
     try:
         return PyUnicode_AsUTF8AndSize(text, n)
     except UnicodeEncodeError:
-        raise InvalidParameterError("string is not valid text (lone surrogate)") from None
+        raise InvalidParameterError(_M.surrogate(what)) from None
 
-cdef int put_str(Buf* b, object text) except -1:
+cdef int put_str(Buf* b, object text, object what) except -1:
     cdef Py_ssize_t n
-    cdef const char* p = utf8(text, &n)
-    if n > 0xFFFF:
-        raise InvalidParameterError(f"string is {n} bytes long; at most 65535 can be packed")
+    cdef const char* p = utf8(text, &n, what)
+    if n > U16:
+        raise InvalidParameterError(_M.str_too_long(what, n))
     put_u16(b, <uint32_t>n)
     put_raw(b, p, n)
     return 0
 
-cdef inline int64_t as_int(object o) except? -1:
-    """An integer argument: ints and objects with __index__ (IntEnum, bool),
-    like struct.pack in the Python backend; never floats or Decimals."""
+cdef int64_t as_int(object o, int64_t lo, int64_t hi, object what) except? -1:
+    """An integer (an int, or anything with __index__) in lo..hi."""
+    cdef int64_t x
     if type(o) is not int:
         try:
             o = PyNumber_Index(o)
         except TypeError:
-            raise InvalidParameterError(f"expected an integer, got {type(o).__name__}") from None
+            raise InvalidParameterError(_M.not_int(what, o)) from None
     try:
-        return <int64_t>o
+        x = <int64_t>o
     except OverflowError:
-        raise InvalidParameterError(f"value out of range: {o!r}") from None
-
-cdef inline uint32_t as_uint(object o, uint32_t hi) except? 0xFFFFFFFF:
-    cdef int64_t x = as_int(o)
-    if x < 0 or x > hi:
-        raise InvalidParameterError(f"value out of range: {x}")
-    return <uint32_t>x
+        raise InvalidParameterError(_M.out_of_range(what, o, lo, hi)) from None
+    if x < lo or x > hi:
+        raise InvalidParameterError(_M.out_of_range(what, o, lo, hi))
+    return x
 
 cdef struct Pair:
     uint32_t key
     uint32_t value
+    Py_ssize_t order
+
+cdef int pair_cmp(const void* a, const void* b) noexcept nogil:
+    cdef const Pair* x = <const Pair*>a
+    cdef const Pair* y = <const Pair*>b
+    if x.key != y.key:
+        return -1 if x.key < y.key else 1
+    return -1 if x.order < y.order else (1 if x.order > y.order else 0)
 
 cdef int put_privileges(Buf* b, object privileges) except -1:
     cdef Pair stack[16]
@@ -178,6 +241,7 @@ cdef int put_privileges(Buf* b, object privileges) except -1:
     cdef PyObject* k
     cdef PyObject* v
     cdef list items = None
+    cdef object item
     if type(privileges) is dict and len(<dict>privileges) <= 16:
         # fast path: walk the dict directly while every key and value is an
         # exact int (converting those runs no Python code, so nothing can
@@ -187,37 +251,44 @@ cdef int put_privileges(Buf* b, object privileges) except -1:
             if type(<object>k) is not int or type(<object>v) is not int:
                 n = -1
                 break
-            pairs[n].key = as_uint(<object>k, 0xFFFF)
-            pairs[n].value = as_uint(<object>v, 0xFFFFFFFF)
+            pairs[n].key = <uint32_t>as_int(<object>k, 0, U16, "privilege")
+            pairs[n].value = <uint32_t>as_int(<object>v, 0, U32, "privilege expire")
+            pairs[n].order = n
             n += 1
     else:
         n = -1
-    if n < 0:
-        # a snapshot: converting a key may run Python code (__index__) that
-        # changes the caller's dict; we never walk a dict that can change under us
-        try:
-            items = list(privileges.items())
-        except AttributeError:
-            raise InvalidParameterError("privileges must be a mapping of privilege -> expire") from None
-        n = len(items)
-        if n > 0xFFFF:
-            raise InvalidParameterError("too many privileges")
-        if n > 16:
-            pairs = <Pair*>PyMem_Malloc(n * sizeof(Pair))
-            if pairs == NULL:
-                raise MemoryError()
     try:
-        for i in range(n if items is not None else 0):
-            k2, v2 = <tuple>items[i]
-            pairs[i].key = as_uint(k2, 0xFFFF)
-            pairs[i].value = as_uint(v2, 0xFFFFFFFF)
-        for i in range(1, n):  # insertion sort by key; maps are tiny
-            tmp = pairs[i]
-            j = i - 1
-            while j >= 0 and pairs[j].key > tmp.key:
-                pairs[j + 1] = pairs[j]
-                j -= 1
-            pairs[j + 1] = tmp
+        if n < 0:
+            # a snapshot: converting a key may run Python code (__index__) that
+            # changes the caller's map; we never walk a map that can change under us
+            try:
+                items = list(privileges.items())
+            except (AttributeError, TypeError):
+                raise InvalidParameterError(_M.PRIVILEGES_NOT_MAPPING) from None
+            n = len(items)
+            if n > U16:
+                raise InvalidParameterError(_M.too_many("privileges"))
+            if n > 16:
+                pairs = <Pair*>PyMem_Malloc(n * sizeof(Pair))
+                if pairs == NULL:
+                    raise MemoryError()
+            for i in range(n):
+                item = items[i]
+                if type(item) is not tuple or len(<tuple>item) != 2:
+                    raise InvalidParameterError(_M.PRIVILEGES_NOT_MAPPING)
+                pairs[i].key = <uint32_t>as_int((<tuple>item)[0], 0, U16, "privilege")
+                pairs[i].value = <uint32_t>as_int((<tuple>item)[1], 0, U32, "privilege expire")
+                pairs[i].order = i
+        if n > 16:
+            qsort(pairs, n, sizeof(Pair), pair_cmp)  # stable: ties keep their order
+        else:
+            for i in range(1, n):  # insertion sort (stable) for small maps
+                tmp = pairs[i]
+                j = i - 1
+                while j >= 0 and pairs[j].key > tmp.key:
+                    pairs[j + 1] = pairs[j]
+                    j -= 1
+                pairs[j + 1] = tmp
         put_u16(b, <uint32_t>n)
         for i in range(n):
             put_u16(b, pairs[i].key)
@@ -228,51 +299,37 @@ cdef int put_privileges(Buf* b, object privileges) except -1:
     return 0
 
 cdef int put_permissions(Buf* b, object perms) except -1:
-    cdef object items = sorted(perms.items())
-    put_u16(b, as_uint(len(items), 0xFFFF))
-    for rtype, inner in items:
-        put_u16(b, as_uint(rtype, 0xFFFF))
-        inner_items = sorted(inner.items())
-        put_u16(b, as_uint(len(inner_items), 0xFFFF))
-        for ptype, resources in inner_items:
-            put_u16(b, as_uint(ptype, 0xFFFF))
-            resources = list(resources)  # the count written is the count packed
-            put_u16(b, as_uint(len(resources), 0xFFFF))
-            for r in resources:
-                put_str(b, r)
+    # RTM2 only, so plain Python objects; the map checks are _pack_py's own
+    outer = _map_keys(perms, _M.PERMISSIONS_NOT_MAPPING, "permissions", "resource type")
+    put_u16(b, <uint32_t>len(outer))
+    for rtype, inner_map in outer:
+        put_u16(b, <uint32_t>rtype)
+        inner = _map_keys(inner_map, _M.inner_not_mapping(rtype), f"permissions[{rtype}]",
+                          "permission type")
+        put_u16(b, <uint32_t>len(inner))
+        for ptype, resources in inner:
+            items = _resource_list(resources, rtype, ptype)
+            put_u16(b, <uint32_t>ptype)
+            put_u16(b, <uint32_t>len(items))
+            for r in items:
+                put_str(b, r, "resource")
     return 0
 
-cdef int put_service(Buf* b, object obj) except -1:
-    if type(obj) is not tuple or len(<tuple>obj) < 2:
-        raise InvalidParameterError("a service must be a tuple (type, privileges, *fields)")
-    cdef tuple svc = <tuple>obj
-    cdef uint32_t stype = as_uint(svc[0], 0xFFFF)
+cdef int put_service(Buf* b, tuple svc, int stype) except -1:
+    """Pack one checked service: exact tuple of 2 + NFIELDS[stype] items."""
+    cdef int k, kind
     cdef int64_t role
-    if stype < 1 or stype > 8:
-        raise InvalidParameterError(f"unknown service type {stype}")
-    if len(svc) != FIELDS[stype]:
-        raise InvalidParameterError(f"service type {stype} takes {FIELDS[stype] - 2} fields")
-    put_u16(b, stype)
+    put_u16(b, <uint32_t>stype)
     put_privileges(b, svc[1])
-    if stype == 1 or stype == 3 or stype == 6:
-        put_str(b, svc[2])
-        put_str(b, svc[3])
-    elif stype == 2 or stype == 5:
-        put_str(b, svc[2])
-    elif stype == 4:
-        pass
-    elif stype == 7:
-        put_str(b, svc[2])
-        put_str(b, svc[3])
-        role = as_int(svc[4])
-        if role < -32768 or role > 32767:
-            raise InvalidParameterError(f"value out of range: {role}")
-        put_u16(b, <uint32_t>(<uint16_t>(<int16_t>role)))
-    elif stype == 8:
-        put_str(b, svc[2])
-        put_permissions(b, svc[3])
-    else:
-        raise InvalidParameterError(f"unknown service type {stype}")
+    for k in range(NFIELDS[stype]):
+        kind = KIND[stype][k]
+        if kind == K_STR:
+            put_str(b, svc[2 + k], _NAMES[stype][k])
+        elif kind == K_I16:
+            role = as_int(svc[2 + k], -32768, 32767, _NAMES[stype][k])
+            put_u16(b, <uint32_t>(<uint16_t>(<int16_t>role)))
+        else:
+            put_permissions(b, svc[2 + k])
     return 0
 
 # ----------------------------------------------------------------- crypto
@@ -287,8 +344,8 @@ cdef int hmac256(const unsigned char* key, size_t klen, const unsigned char* msg
         memcpy(out, PyBytes_AS_STRING(d), 32)
     return 0
 
-cdef int sign_v2(const char* cert, Py_ssize_t certlen, uint32_t issue_ts, uint32_t salt,
-                 const unsigned char* info, Py_ssize_t infolen, unsigned char* sig) except -1:
+cdef int sign_007(const char* cert, Py_ssize_t certlen, uint32_t issue_ts, uint32_t salt,
+                  const unsigned char* info, Py_ssize_t infolen, unsigned char* sig) except -1:
     cdef unsigned char k4[4]
     cdef unsigned char k1[32]
     cdef unsigned char k2[32]
@@ -358,7 +415,7 @@ cdef Py_ssize_t b64_decode(const unsigned char* s, Py_ssize_t n, unsigned char* 
     cdef Py_ssize_t i, o = 0, pad = 0
     cdef int a, b_, c, d
     if n % 4:
-        raise InvalidTokenError("token body is not valid base64")
+        raise InvalidTokenError(_M.BAD_BASE64)
     if n >= 4:
         if s[n - 1] == 61:
             pad = 2 if s[n - 2] == 61 else 1
@@ -372,7 +429,7 @@ cdef Py_ssize_t b64_decode(const unsigned char* s, Py_ssize_t n, unsigned char* 
             c = B64REV[s[i + 2]]
             d = B64REV[s[i + 3]]
         if (a | b_ | c | d) < 0:
-            raise InvalidTokenError("token body is not valid base64")
+            raise InvalidTokenError(_M.BAD_BASE64)
         out[o] = <unsigned char>((a << 2) | (b_ >> 4))
         out[o + 1] = <unsigned char>(((b_ & 15) << 4) | (c >> 2))
         out[o + 2] = <unsigned char>(((c & 3) << 6) | d)
@@ -385,8 +442,7 @@ cdef int check_token_length(Py_ssize_t prefix, Py_ssize_t rawlen) except -1:
     """Refuse to build a token that parse() would refuse as too long."""
     cdef Py_ssize_t chars = prefix + 4 * ((rawlen + 2) // 3)
     if chars > MAX_TOKEN:
-        raise InvalidParameterError(
-            f"token would be {chars} characters long; at most {MAX_TOKEN} are allowed")
+        raise InvalidParameterError(_M.token_too_long(chars))
     return 0
 
 cdef object compress_encode(const unsigned char* payload, Py_ssize_t n):
@@ -411,46 +467,64 @@ cdef object compress_encode(const unsigned char* payload, Py_ssize_t n):
             PyMem_Free(out)
 
 
-def build_v2(str app_id, str app_certificate, issue_ts, expire, salt, services):
+def build_007(app_id, app_certificate, issue_ts, expire, salt, services):
     cdef unsigned char stack[STACK_BUF]
+    cdef unsigned char tstack[64]
+    cdef unsigned char* types = tstack
     cdef Buf b
-    cdef Py_ssize_t certlen, n, i, j
-    cdef const char* cert = utf8(app_certificate, &certlen)
-    cdef uint32_t ts = as_uint(issue_ts, 0xFFFFFFFF)
-    cdef uint32_t ex = as_uint(expire, 0xFFFFFFFF)
-    cdef uint32_t sl = as_uint(salt, 0xFFFFFFFF)
-    cdef list svcs = list(services)
-    n = len(svcs)
-    if n > 0xFFFF:
-        raise InvalidParameterError("a token holds at most 65535 services")
-    # stable sort by service type (insertion sort on a copy: lists are tiny)
-    cdef object cur
-    for cur in svcs:
-        if type(cur) is not tuple or len(<tuple>cur) < 2:
-            raise InvalidParameterError("a service must be a tuple (type, privileges, *fields)")
-    for i in range(1, n):
-        cur = svcs[i]
-        j = i - 1
-        while j >= 0 and (<tuple>svcs[j])[0] > (<tuple>cur)[0]:
-            svcs[j + 1] = svcs[j]
-            j -= 1
-        svcs[j + 1] = cur
-    buf_init(&b, stack, STACK_BUF)
+    cdef Py_ssize_t certlen, n, i, applen
+    cdef const char* cert
+    cdef uint32_t ts, ex, sl
+    cdef int64_t t
+    cdef object svc
+    cdef list svcs
+    buf_init(&b, stack, STACK_BUF, MAX_PAYLOAD)
     try:
         b.len = 34  # room for string(signature)
-        put_str(&b, app_id)
+        put_str(&b, app_id, "app_id")
+        cert = utf8(app_certificate, &certlen, "app_certificate")
+        ts = <uint32_t>as_int(issue_ts, 0, U32, "issue_ts")
+        ex = <uint32_t>as_int(expire, 0, U32, "expire")
+        sl = <uint32_t>as_int(salt, 0, U32, "salt")
+        try:
+            svcs = list(services)
+        except TypeError:
+            raise InvalidParameterError(_M.SERVICES_NOT_ITERABLE) from None
+        n = len(svcs)
+        if n > U16:
+            raise InvalidParameterError(_M.TOO_MANY_SERVICES)
+        if n > 64:
+            types = <unsigned char*>PyMem_Malloc(n)
+            if types == NULL:
+                raise MemoryError()
+        for i in range(n):
+            svc = svcs[i]
+            if type(svc) is not tuple or len(<tuple>svc) < 2:
+                raise InvalidParameterError(_M.NOT_A_SERVICE)
+            t = as_int((<tuple>svc)[0], 0, U16, "service type")
+            if t < 1 or t > 8:
+                raise InvalidParameterError(_M.unknown_service(t))
+            if len(<tuple>svc) != 2 + NFIELDS[t]:
+                raise InvalidParameterError(_M.wrong_field_count(t, NFIELDS[t]))
+            types[i] = <unsigned char>t
         put_u32(&b, ts)
         put_u32(&b, ex)
         put_u32(&b, sl)
         put_u16(&b, <uint32_t>n)
-        for i in range(n):
-            put_service(&b, svcs[i])
+        for t in range(1, 9):  # by type, stable: a counting sort over 8 types
+            for i in range(n):
+                if types[i] == t:
+                    put_service(&b, <tuple>svcs[i], <int>t)
+        if b.over:
+            raise InvalidParameterError(_M.payload_too_large(b.len))
         b.data[0] = 32
         b.data[1] = 0
-        sign_v2(cert, certlen, ts, sl, b.data + 34, b.len - 34, b.data + 2)
+        sign_007(cert, certlen, ts, sl, b.data + 34, b.len - 34, b.data + 2)
         return compress_encode(b.data, b.len)
     finally:
         buf_free(&b)
+        if types != tstack:
+            PyMem_Free(types)
 
 # ------------------------------------------------------------------ parse
 
@@ -465,8 +539,8 @@ cdef inline void reader_init(Reader* r, const unsigned char* p, Py_ssize_t n) no
     r.n = n
 
 cdef inline int need(Reader* r, Py_ssize_t k) except -1:
-    if r.pos + k > r.n:
-        raise InvalidTokenError("token payload is truncated")
+    if k > r.n - r.pos:
+        raise InvalidTokenError(_M.PAYLOAD_TRUNCATED)
     return 0
 
 cdef inline uint32_t rd_u16(Reader* r) except? 0xFFFFFFFF:
@@ -494,7 +568,7 @@ cdef object rd_text(Reader* r):
     try:
         return PyUnicode_DecodeUTF8(<const char*>(r.p + start), n, NULL)
     except UnicodeDecodeError:
-        raise InvalidTokenError("token holds a string that is not UTF-8") from None
+        raise InvalidTokenError(_M.NOT_UTF8) from None
 
 cdef dict rd_privileges(Reader* r):
     cdef uint32_t n = rd_u16(r)
@@ -507,16 +581,16 @@ cdef dict rd_privileges(Reader* r):
 
 cdef int check_token(object token, str prefix) except -1:
     if type(token) is not str:
-        raise InvalidTokenError(f"token must be a str, got {type(token).__name__}")
+        raise InvalidTokenError(_M.token_not_str(token))
     if len(<str>token) > MAX_TOKEN:
-        raise InvalidTokenError(f"token is longer than {MAX_TOKEN} characters")
+        raise InvalidTokenError(_M.TOKEN_TOO_LONG)
     if not (<str>token).startswith(prefix):
-        raise InvalidTokenError(f"token does not start with {prefix!r}")
+        raise InvalidTokenError(_M.bad_prefix(prefix))
     return 0
 
 cdef const unsigned char* ascii_body(str token, Py_ssize_t skip, Py_ssize_t* n) except NULL:
     if not token.isascii():
-        raise InvalidTokenError("token body is not valid base64")
+        raise InvalidTokenError(_M.BAD_BASE64)
     cdef const char* p = PyUnicode_AsUTF8AndSize(token, n)
     n[0] -= skip
     return <const unsigned char*>(p + skip)
@@ -529,8 +603,7 @@ cdef int inflate_into(const unsigned char* z, Py_ssize_t zlen, Buf* out) except 
     if not AT_HAVE_ZLIB:
         from ._pack_py import _inflate
         data = _inflate(PyBytes_FromStringAndSize(<const char*>z, zlen))
-        if PyBytes_GET_SIZE(data) > out.cap:
-            buf_grow(out, PyBytes_GET_SIZE(data))
+        buf_reserve(out, PyBytes_GET_SIZE(data))
         memcpy(out.data, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
         out.len = PyBytes_GET_SIZE(data)
         return 0
@@ -549,16 +622,16 @@ cdef int inflate_into(const unsigned char* z, Py_ssize_t zlen, Buf* out) except 
         out.len = <Py_ssize_t>outlen
         return 0
     if rc == 1:
-        raise InvalidTokenError(f"token payload is larger than {MAX_PAYLOAD} bytes")
+        raise InvalidTokenError(_M.PAYLOAD_TOO_LARGE)
     if rc == 2:
-        raise InvalidTokenError("token body is truncated (incomplete zlib stream)")
+        raise InvalidTokenError(_M.TRUNCATED_ZLIB)
     if rc == 3:
-        raise InvalidTokenError("token body has bytes after the zlib stream")
+        raise InvalidTokenError(_M.AFTER_ZLIB)
     if rc == 4:
-        raise InvalidTokenError("token body is not valid zlib data")
+        raise InvalidTokenError(_M.BAD_ZLIB)
     raise MemoryError()
 
-cdef int payload_v2(object token, Buf* out) except -1:
+cdef int payload_007(object token, Buf* out) except -1:
     """Decode + inflate a 007 token into out."""
     cdef unsigned char stack[STACK_BUF]
     cdef unsigned char* raw = stack
@@ -580,7 +653,7 @@ cdef int payload_v2(object token, Buf* out) except -1:
 cdef bytes rd_signature(Reader* r):
     cdef Py_ssize_t n = rd_strlen(r)
     if n != 32:
-        raise InvalidTokenError(f"token signature is {n} bytes, expected 32")
+        raise InvalidTokenError(_M.bad_signature_length(n))
     r.pos += 32
     return PyBytes_FromStringAndSize(<const char*>(r.p + r.pos - 32), 32)
 
@@ -602,15 +675,15 @@ cdef dict rd_permissions(Reader* r):
     return perms
 
 
-def parse_v2(token):
+def parse_007(token):
     cdef unsigned char stack[STACK_BUF]
     cdef Buf b
     cdef Reader r
     cdef uint32_t count, i, stype
-    cdef int16_t role
-    buf_init(&b, stack, STACK_BUF)
+    cdef int k, kind
+    buf_init(&b, stack, STACK_BUF, MAX_PAYLOAD)
     try:
-        payload_v2(token, &b)
+        payload_007(token, &b)
         reader_init(&r, b.data, b.len)
         sig = rd_signature(&r)
         app_id = rd_text(&r)
@@ -622,44 +695,39 @@ def parse_v2(token):
         for i in range(count):
             stype = rd_u16(&r)
             if stype < 1 or stype > 8:
-                return sig, app_id, issue_ts, expire, salt, services  # unknown: stop
-            privs = rd_privileges(&r)
-            if stype == 1 or stype == 3 or stype == 6:
-                a = rd_text(&r)
-                services.append((stype, privs, a, rd_text(&r)))
-            elif stype == 2 or stype == 5:
-                services.append((stype, privs, rd_text(&r)))
-            elif stype == 4:
-                services.append((stype, privs))
-            elif stype == 7:
-                a = rd_text(&r)
-                c = rd_text(&r)
-                role = <int16_t>rd_u16(&r)
-                services.append((stype, privs, a, c, role))
-            else:
-                a = rd_text(&r)
-                services.append((stype, privs, a, rd_permissions(&r)))
+                return sig, app_id, issue_ts, expire, salt, services  # unknown type: stop
+            svc = [stype, rd_privileges(&r)]
+            for k in range(NFIELDS[stype]):
+                kind = KIND[stype][k]
+                if kind == K_STR:
+                    svc.append(rd_text(&r))
+                elif kind == K_I16:
+                    svc.append(<int16_t>rd_u16(&r))
+                else:
+                    svc.append(rd_permissions(&r))
+            services.append(tuple(svc))
         if r.pos != r.n:
-            raise InvalidTokenError(f"token payload has {r.n - r.pos} unexpected trailing bytes")
+            raise InvalidTokenError(_M.trailing_bytes(r.n - r.pos))
         return sig, app_id, issue_ts, expire, salt, services
     finally:
         buf_free(&b)
 
 
-def verify_v2(token, str app_certificate):
+def verify_007(token, app_certificate):
     cdef unsigned char stack[STACK_BUF]
     cdef unsigned char expected[32]
     cdef Buf b
     cdef Reader r
     cdef Py_ssize_t certlen, start, n
-    cdef const char* cert = utf8(app_certificate, &certlen)
+    cdef const char* cert = utf8(app_certificate, &certlen, "app_certificate")
     cdef uint32_t ts, salt
-    buf_init(&b, stack, STACK_BUF)
+    buf_init(&b, stack, STACK_BUF, MAX_PAYLOAD)
     try:
-        payload_v2(token, &b)
+        payload_007(token, &b)
         reader_init(&r, b.data, b.len)
-        if rd_strlen(&r) != 32:
-            raise InvalidTokenError(f"token signature is {r.p[0] | (r.p[1] << 8)} bytes, expected 32")
+        n = rd_strlen(&r)
+        if n != 32:
+            raise InvalidTokenError(_M.bad_signature_length(n))
         r.pos += 32
         start = r.pos
         n = rd_strlen(&r)  # app_id
@@ -667,7 +735,7 @@ def verify_v2(token, str app_certificate):
         ts = rd_u32(&r)
         rd_u32(&r)  # expire
         salt = rd_u32(&r)
-        sign_v2(cert, certlen, ts, salt, b.data + start, b.len - start, expected)
+        sign_007(cert, certlen, ts, salt, b.data + start, b.len - start, expected)
         return same32(b.data + 2, expected)
     finally:
         buf_free(&b)
@@ -679,43 +747,60 @@ cdef uint32_t crc32_of(const char* p, Py_ssize_t n) except? 0xFFFFFFFF:
         return <uint32_t>at_crc32(<const unsigned char*>p, n)
     return _zlib.crc32(PyBytes_FromStringAndSize(p, n))
 
-cdef int sign_v1(const char* cert, Py_ssize_t certlen, str app_id, const char* ch, Py_ssize_t chlen,
-                 const char* uid, Py_ssize_t uidlen, const unsigned char* msg, Py_ssize_t msglen,
-                 unsigned char* sig) except -1:
+cdef int sign_006(const char* cert, Py_ssize_t certlen, const char* app, Py_ssize_t alen,
+                  const char* ch, Py_ssize_t chlen, const char* uid, Py_ssize_t uidlen,
+                  const unsigned char* msg, Py_ssize_t msglen, unsigned char* sig) except -1:
+    """HMAC-SHA256(cert, app_id + channel + uid + message), in a buffer of
+    exactly that size (no limit here: the channel/uid limit is the API's)."""
     cdef unsigned char stack[STACK_BUF]
-    cdef Buf m
-    cdef Py_ssize_t alen
-    cdef const char* a = utf8(app_id, &alen)
-    buf_init(&m, stack, STACK_BUF)
+    cdef unsigned char* m = stack
+    cdef Py_ssize_t total = alen + chlen + uidlen + msglen
+    if total > STACK_BUF:
+        m = <unsigned char*>PyMem_Malloc(total)
+        if m == NULL:
+            raise MemoryError()
     try:
-        put_raw(&m, a, alen)
-        put_raw(&m, ch, chlen)
-        put_raw(&m, uid, uidlen)
-        put_raw(&m, <const char*>msg, msglen)
-        hmac256(<const unsigned char*>cert, certlen, m.data, m.len, sig)
+        memcpy(m, app, alen)
+        memcpy(m + alen, ch, chlen)
+        memcpy(m + alen + chlen, uid, uidlen)
+        memcpy(m + alen + chlen + uidlen, msg, msglen)
+        hmac256(<const unsigned char*>cert, certlen, m, total, sig)
     finally:
-        buf_free(&m)
+        if m != stack:
+            PyMem_Free(m)
     return 0
 
 
-def build_v1(str app_id, str app_certificate, str channel_name, str uid, salt, ts, privileges):
+def build_006(app_id, app_certificate, channel_name, uid, salt, ts, privileges):
     cdef unsigned char stack[STACK_BUF]
     cdef unsigned char mstack[STACK_BUF]
     cdef Buf b, m
     cdef Py_ssize_t certlen, chlen, uidlen, alen
-    cdef const char* cert = utf8(app_certificate, &certlen)
-    cdef const char* ch = utf8(channel_name, &chlen)
-    cdef const char* u = utf8(uid, &uidlen)
-    utf8(app_id, &alen)
-    cdef bytes prefix = b"006" + app_id.encode("ascii")
-    buf_init(&b, stack, STACK_BUF)
-    buf_init(&m, mstack, STACK_BUF)
+    cdef const char* cert
+    cdef const char* ch
+    cdef const char* u
+    cdef bytes app_b
+    cdef uint32_t sl, t
+    if not isinstance(app_id, str):
+        raise InvalidParameterError(_M.not_str("app_id", app_id))
     try:
-        put_u32(&m, as_uint(salt, 0xFFFFFFFF))
-        put_u32(&m, as_uint(ts, 0xFFFFFFFF))
+        app_b = PyUnicode_AsASCIIString(app_id)
+    except UnicodeEncodeError:
+        raise InvalidParameterError(_M.APP_ID_NOT_ASCII) from None
+    alen = PyBytes_GET_SIZE(app_b)
+    cert = utf8(app_certificate, &certlen, "app_certificate")
+    ch = utf8(channel_name, &chlen, "channel_name")
+    u = utf8(uid, &uidlen, "uid")
+    sl = <uint32_t>as_int(salt, 0, U32, "salt")
+    t = <uint32_t>as_int(ts, 0, U32, "ts")
+    buf_init(&b, stack, STACK_BUF, 34 + 10 + U16)
+    buf_init(&m, mstack, STACK_BUF, U16)
+    try:
+        put_u32(&m, sl)
+        put_u32(&m, t)
         put_privileges(&m, privileges)
-        if m.len > 0xFFFF:
-            raise InvalidParameterError("too many privileges")
+        if m.over:
+            raise InvalidParameterError(_M.message_006_too_large(m.len))
         b.len = 34
         put_u32(&b, crc32_of(ch, chlen))
         put_u32(&b, crc32_of(u, uidlen))
@@ -723,27 +808,28 @@ def build_v1(str app_id, str app_certificate, str channel_name, str uid, salt, t
         put_raw(&b, <const char*>m.data, m.len)
         b.data[0] = 32
         b.data[1] = 0
-        sign_v1(cert, certlen, app_id, ch, chlen, u, uidlen, m.data, m.len, b.data + 2)
+        sign_006(cert, certlen, PyBytes_AS_STRING(app_b), alen, ch, chlen, u, uidlen, m.data, m.len,
+                 b.data + 2)
         check_token_length(3 + alen, b.len)
+        prefix = b"006" + app_b
         return b64_token(prefix, 3 + alen, b.data, b.len)
     finally:
         buf_free(&b)
         buf_free(&m)
 
 
-cdef tuple parse_v1_raw(object token, Buf* b):
+cdef tuple parse_006_raw(object token, Buf* b):
     """-> (app_id, sig, crc_channel, crc_uid, msg_start, msg_len, salt, ts, privileges)."""
     cdef Reader r, mr
     cdef Py_ssize_t n, mlen, mstart
     check_token(token, "006")
     if len(<str>token) < 35:
-        raise InvalidTokenError("006 token is shorter than its 35-character header")
+        raise InvalidTokenError(_M.SHORT_006)
     app_id = (<str>token)[3:35]
     if not app_id.isascii():
-        raise InvalidTokenError("006 token has a non-ASCII app id")
+        raise InvalidTokenError(_M.NON_ASCII_APP_ID_006)
     cdef const unsigned char* body = ascii_body(<str>token, 35, &n)
-    if n // 4 * 3 > b.cap:
-        buf_grow(b, n // 4 * 3)
+    buf_reserve(b, n // 4 * 3)
     b.len = b64_decode(body, n, b.data)
     reader_init(&r, b.data, b.len)
     sig = rd_signature(&r)
@@ -752,40 +838,44 @@ cdef tuple parse_v1_raw(object token, Buf* b):
     mlen = rd_strlen(&r)
     mstart = r.pos
     if mstart + mlen != r.n:
-        raise InvalidTokenError("006 token has unexpected trailing bytes")
+        raise InvalidTokenError(_M.TRAILING_006)
     reader_init(&mr, b.data + mstart, mlen)
     salt = rd_u32(&mr)
     ts = rd_u32(&mr)
     privs = rd_privileges(&mr)
     if mr.pos != mr.n:
-        raise InvalidTokenError("006 token message has unexpected trailing bytes")
+        raise InvalidTokenError(_M.TRAILING_MESSAGE_006)
     return app_id, sig, crc_channel, crc_uid, mstart, mlen, salt, ts, privs
 
 
-def parse_v1(token):
+def parse_006(token):
     cdef unsigned char stack[STACK_BUF]
     cdef Buf b
-    buf_init(&b, stack, STACK_BUF)
+    buf_init(&b, stack, STACK_BUF, MAX_PAYLOAD)
     try:
-        t = parse_v1_raw(token, &b)
+        t = parse_006_raw(token, &b)
         return t[0], t[1], t[2], t[3], t[6], t[7], t[8]
     finally:
         buf_free(&b)
 
 
-def verify_v1(token, str app_certificate, str channel_name, str uid):
+def verify_006(token, app_certificate, channel_name, uid):
     cdef unsigned char stack[STACK_BUF]
     cdef unsigned char expected[32]
     cdef Buf b
-    cdef Py_ssize_t certlen, chlen, uidlen
-    cdef const char* cert = utf8(app_certificate, &certlen)
-    cdef const char* ch = utf8(channel_name, &chlen)
-    cdef const char* u = utf8(uid, &uidlen)
-    buf_init(&b, stack, STACK_BUF)
+    cdef Py_ssize_t certlen, chlen, uidlen, mstart, mlen
+    cdef const char* cert = utf8(app_certificate, &certlen, "app_certificate")
+    cdef const char* ch = utf8(channel_name, &chlen, "channel_name")
+    cdef const char* u = utf8(uid, &uidlen, "uid")
+    cdef bytes app_b
+    buf_init(&b, stack, STACK_BUF, MAX_PAYLOAD)
     try:
-        t = parse_v1_raw(token, &b)
-        sign_v1(cert, certlen, t[0], ch, chlen, u, uidlen, b.data + <Py_ssize_t>t[4],
-                <Py_ssize_t>t[5], expected)
+        t = parse_006_raw(token, &b)
+        app_b = (<str>t[0]).encode("ascii")
+        mstart = t[4]
+        mlen = t[5]
+        sign_006(cert, certlen, PyBytes_AS_STRING(app_b), PyBytes_GET_SIZE(app_b), ch, chlen, u, uidlen,
+                 b.data + mstart, mlen, expected)
         crc_ok = t[2] == crc32_of(ch, chlen) and t[3] == crc32_of(u, uidlen)
         return same32(b.data + 2, expected) and crc_ok
     finally:

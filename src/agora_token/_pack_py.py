@@ -1,18 +1,30 @@
-"""Pure-Python backend: the reference for the compiled core ``_pack.pyx``.
+"""Pure-Python token core: the reference for the compiled ``_pack.pyx``.
 
-Both modules expose the same functions with the same behaviour and produce
-byte-identical tokens; ``agora_token._backend`` picks one. Inputs reaching
-this module have already been checked by ``agora_token._validate``; the few
-checks here are the backstop that keeps the binary format well-formed.
+Both cores expose the same six functions (``build_007``, ``parse_007``,
+``verify_007`` and the ``_006`` three), produce byte-identical tokens and fail
+identically: the same exception with the same message (``_messages``), the
+first problem found in the same order. Inputs from the public API were
+checked by ``_validate`` already; the checks here keep the format well-formed
+whatever a caller later put into a service's public attributes.
 
-Service tuples, as used by both backends::
+Service tuples: ``(type, {privilege: expire}, *fields)``, fields as listed
+in ``_layout`` (str, i16, or RTM2 permissions ``{resource_type:
+{permission_type: [resource, ...]}}``).
 
-    (type, {privilege: expire}, *fields)
-    1 RTC, 3 Streaming, 6 FCDN: (channel_name, uid_or_account)
-    2 RTM, 5 Chat:              (user_id,)
-    4 FPA:                      ()
-    7 APaaS:                    (room_uuid, user_uuid, role)
-    8 RTM2:                     (user_id, {resource_type: {permission_type: [resource]}})
+Order of the checks in ``build_007``:
+
+1. ``app_id`` then ``app_certificate``: a str without lone surrogates
+   (``app_id`` at most 65535 bytes); ``issue_ts``, ``expire``, ``salt``: u32.
+2. ``services``: iterable, at most 65535; each an exact tuple of two or
+   more items whose type is a u16 in 1..8 with its number of fields.
+3. Services sorted by type (stable); each packed: privileges, then its
+   fields in layout order.
+4. The payload at most 65536 bytes, the token at most 65536 characters.
+
+A map (privileges, permissions) is read as a snapshot ``list(m.items())``
+of exact 2-tuples, counted (at most 65535), each key (then value) converted
+in turn, then sorted by key (stable). Integers are ``int`` or anything with
+``__index__``; strings are ``str`` (subclasses packed as plain text).
 """
 
 from __future__ import annotations
@@ -23,12 +35,17 @@ import operator
 import re
 import struct
 import zlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from .constants import MAX_PAYLOAD_BYTES, MAX_TOKEN_LENGTH
+from . import _messages as M
+from ._layout import I16, LAYOUTS, PACK_KINDS, PERMISSIONS
+from .constants import MAX_PAYLOAD_BYTES, MAX_STRING_BYTES, MAX_TOKEN_LENGTH
 from .errors import InvalidParameterError, InvalidTokenError
 
 BACKEND = "python"
+#: where SHA-256 and zlib come from (the compiled core reports libcrypto / libz when linked)
+FEATURES = {"sha256": "python", "zlib": "python"}
 
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
@@ -45,88 +62,187 @@ _digest = hmac.digest
 _compare = hmac.compare_digest
 _b2a = binascii.b2a_base64
 _a2b = binascii.a2b_base64
+_encode_str = str.encode  # not text.encode: a str subclass may override encode()
+U16 = 0xFFFF
+U32 = 0xFFFFFFFF
 
-_STR2 = frozenset((1, 3, 6))
-_STR1 = frozenset((2, 5))
+# type -> ((is_str, is_i16, field name), ...) in packing order
+_FIELDS: dict[int, tuple[tuple[bool, bool, str], ...]] = {
+    t: tuple((kind == "str", kind == I16, f.name) for kind, f in zip(PACK_KINDS[t], LAYOUTS[t].fields))
+    for t in LAYOUTS
+}
+_STR_ONLY = frozenset(t for t, kinds in PACK_KINDS.items() if all(k == "str" for k in kinds))
+assert all(k in ("str", I16, PERMISSIONS) for kinds in PACK_KINDS.values() for k in kinds)
 
 
-def _str(out: list[bytes], text: str) -> None:
-    if not isinstance(text, str):
-        raise InvalidParameterError(f"expected a string, got {type(text).__name__}")
+# ------------------------------------------------------------------ checks
+
+def _int(obj: Any, what: str, lo: int, hi: int) -> int:
+    """An integer (an int, or anything with ``__index__``) in lo..hi."""
+    if type(obj) is not int:
+        try:
+            obj = _index(obj)
+        except TypeError:
+            raise InvalidParameterError(M.not_int(what, obj)) from None
+    if lo <= obj <= hi:
+        return int(obj)
+    raise InvalidParameterError(M.out_of_range(what, obj, lo, hi))
+
+
+def _utf8(obj: Any, what: str) -> bytes:
+    if not isinstance(obj, str):
+        raise InvalidParameterError(M.not_str(what, obj))
     try:
-        b = text.encode("utf-8")
+        return _encode_str(obj, "utf-8")
     except UnicodeEncodeError:
-        raise InvalidParameterError("string is not valid text (lone surrogate)") from None
-    if len(b) > 0xFFFF:
-        raise InvalidParameterError(f"string is {len(b)} bytes long; at most 65535 can be packed")
+        raise InvalidParameterError(M.surrogate(what)) from None
+
+
+def _str(out: list[bytes], obj: Any, what: str) -> None:
+    b = _utf8(obj, what)
+    if len(b) > MAX_STRING_BYTES:
+        raise InvalidParameterError(M.str_too_long(what, len(b)))
     out.append(_U16.pack(len(b)))
     out.append(b)
 
 
+def _items(m: Any, not_mapping: str, what: str) -> list[Any]:
+    """A map's snapshot: ``list(m.items())``, at most 65535 entries."""
+    try:
+        items = list(m.items())
+    except (AttributeError, TypeError):
+        raise InvalidParameterError(not_mapping) from None
+    if len(items) > U16:
+        raise InvalidParameterError(M.too_many(what))
+    return items
+
+
 def _privs(out: list[bytes], privileges: Any) -> None:
-    # a snapshot with keys converted first, then a stable sort on the key:
-    # exactly what the compiled core does, even for keys whose __index__
-    # changes the dict or maps two keys to one number
-    pairs = sorted([(_index(k), v) for k, v in list(privileges.items())], key=_first)
+    pairs = []
+    for item in _items(privileges, M.PRIVILEGES_NOT_MAPPING, "privileges"):
+        if type(item) is not tuple or len(item) != 2:
+            raise InvalidParameterError(M.PRIVILEGES_NOT_MAPPING)
+        k, v = item
+        if type(k) is not int or not 0 <= k <= U16:
+            k = _int(k, "privilege", 0, U16)
+        if type(v) is not int or not 0 <= v <= U32:
+            v = _int(v, "privilege expire", 0, U32)
+        pairs.append((k, v))
+    pairs.sort(key=_first)
     out.append(_U16.pack(len(pairs)))
     pack = _PRIV.pack
     for k, v in pairs:
         out.append(pack(k, v))
 
 
-def _pack_services(out: list[bytes], services: Sequence[tuple[Any, ...]]) -> None:
-    for svc in sorted(services, key=lambda s: s[0]):  # stable: equal types keep order
-        stype = svc[0]
-        out.append(_U16.pack(stype))
-        _privs(out, svc[1])
-        if stype in _STR2:
-            _str(out, svc[2])
-            _str(out, svc[3])
-        elif stype in _STR1:
-            _str(out, svc[2])
-        elif stype == 4:
-            pass
-        elif stype == 7:
-            _str(out, svc[2])
-            _str(out, svc[3])
-            out.append(_I16.pack(svc[4]))
-        elif stype == 8:
-            _str(out, svc[2])
-            perms = svc[3]
-            out.append(_U16.pack(len(perms)))
-            for rtype, inner in sorted(perms.items()):
-                out.append(_U16.pack(rtype))
-                out.append(_U16.pack(len(inner)))
-                for ptype, resources in sorted(inner.items()):
-                    resources = list(resources)  # the count written is the count packed
-                    out.append(_U16.pack(ptype))
-                    out.append(_U16.pack(len(resources)))
-                    for r in resources:
-                        _str(out, r)
-        else:
-            raise InvalidParameterError(f"unknown service type {stype}")
+def map_keys(m: Any, not_mapping: str, what: str, key_what: str) -> list[tuple[int, Any]]:
+    """``(u16 key, value)`` pairs of a permissions map, sorted by key (stable).
+    The compiled core calls this too, for RTM2 permissions."""
+    pairs = []
+    for item in _items(m, not_mapping, what):
+        if type(item) is not tuple or len(item) != 2:
+            raise InvalidParameterError(not_mapping)
+        pairs.append((_int(item[0], key_what, 0, U16), item[1]))
+    pairs.sort(key=_first)
+    return pairs
 
+
+def resource_list(resources: Any, rtype: int, ptype: int) -> list[Any]:
+    """The resources of one permission, as a list (the count packed is the count written)."""
+    try:
+        items = list(resources)
+    except TypeError:
+        raise InvalidParameterError(M.resources_not_iterable(rtype, ptype)) from None
+    if len(items) > U16:
+        raise InvalidParameterError(M.too_many(f"permissions[{rtype}][{ptype}]"))
+    return items
+
+
+def _perms(out: list[bytes], perms: Any) -> None:
+    outer = map_keys(perms, M.PERMISSIONS_NOT_MAPPING, "permissions", "resource type")
+    out.append(_U16.pack(len(outer)))
+    for rtype, inner_map in outer:
+        out.append(_U16.pack(rtype))
+        inner = map_keys(inner_map, M.inner_not_mapping(rtype), f"permissions[{rtype}]", "permission type")
+        out.append(_U16.pack(len(inner)))
+        for ptype, resources in inner:
+            items = resource_list(resources, rtype, ptype)
+            out.append(_U16.pack(ptype))
+            out.append(_U16.pack(len(items)))
+            for r in items:
+                _str(out, r, "resource")
+
+
+def _services(services: Any) -> list[tuple[int, tuple[Any, ...]]]:
+    """(type, service) for each service, checked, sorted by type (stable)."""
+    try:
+        svcs = list(services)
+    except TypeError:
+        raise InvalidParameterError(M.SERVICES_NOT_ITERABLE) from None
+    if len(svcs) > U16:
+        raise InvalidParameterError(M.TOO_MANY_SERVICES)
+    keyed = []
+    for svc in svcs:
+        if type(svc) is not tuple or len(svc) < 2:
+            raise InvalidParameterError(M.NOT_A_SERVICE)
+        t = svc[0]
+        if type(t) is not int or not 0 <= t <= U16:
+            t = _int(t, "service type", 0, U16)
+        fields = _FIELDS.get(t)
+        if fields is None:
+            raise InvalidParameterError(M.unknown_service(t))
+        if len(svc) != 2 + len(fields):
+            raise InvalidParameterError(M.wrong_field_count(t, len(fields)))
+        keyed.append((t, svc))
+    keyed.sort(key=_first)
+    return keyed
+
+
+def _pack_service(out: list[bytes], t: int, svc: tuple[Any, ...]) -> None:
+    out.append(_U16.pack(t))
+    _privs(out, svc[1])
+    if t in _STR_ONLY:
+        for i, (_, _, name) in enumerate(_FIELDS[t], 2):
+            _str(out, svc[i], name)
+        return
+    for i, (is_str, is_i16, name) in enumerate(_FIELDS[t], 2):
+        if is_str:
+            _str(out, svc[i], name)
+        elif is_i16:
+            out.append(_I16.pack(_int(svc[i], name, -0x8000, 0x7FFF)))
+        else:
+            _perms(out, svc[i])
+
+
+# ------------------------------------------------------------------ build
 
 def _signature(cert: bytes, issue_ts: int, salt: int, info: bytes) -> bytes:
     key = _digest(_U32.pack(salt), _digest(_U32.pack(issue_ts), cert, "sha256"), "sha256")
     return _digest(key, info, "sha256")
 
 
-def build_v2(app_id: str, app_certificate: str, issue_ts: int, expire: int, salt: int,
-             services: Sequence[tuple[Any, ...]]) -> str:
+def _u32(obj: Any, what: str) -> int:
+    if type(obj) is int and 0 <= obj <= U32:
+        return obj
+    return _int(obj, what, 0, U32)
+
+
+def build_007(app_id: str, app_certificate: str, issue_ts: int, expire: int, salt: int,
+              services: Sequence[tuple[Any, ...]]) -> str:
     out: list[bytes] = []
-    try:
-        _str(out, app_id)
-        out.append(_HDR.pack(issue_ts, expire, salt, len(services)))
-        _pack_services(out, services)
-    except (struct.error, TypeError, AttributeError, IndexError) as exc:
-        # only reachable by mutating a service's public attributes after the checks
-        raise InvalidParameterError(f"bad token field: {exc}") from None
+    _str(out, app_id, "app_id")
+    cert = _utf8(app_certificate, "app_certificate")
+    ts = _u32(issue_ts, "issue_ts")
+    ex = _u32(expire, "expire")
+    sl = _u32(salt, "salt")
+    svcs = _services(services)
+    out.append(_HDR.pack(ts, ex, sl, len(svcs)))
+    for t, svc in svcs:
+        _pack_service(out, t, svc)
     info = b"".join(out)
     if len(info) + 34 > MAX_PAYLOAD_BYTES:
-        raise InvalidParameterError(
-            f"token payload would be {len(info) + 34} bytes; at most {MAX_PAYLOAD_BYTES} are allowed")
-    sig = _signature(app_certificate.encode("ascii"), issue_ts, salt, info)
+        raise InvalidParameterError(M.payload_too_large(len(info) + 34))
+    sig = _signature(cert, ts, sl, info)
     return _encode("007", zlib.compress(_SIG_PREFIX + sig + info))
 
 
@@ -134,8 +250,7 @@ def _encode(prefix: str, raw: bytes) -> str:
     """prefix + base64(raw), refusing a token that parse() would refuse as too long."""
     chars = len(prefix) + 4 * ((len(raw) + 2) // 3)
     if chars > MAX_TOKEN_LENGTH:
-        raise InvalidParameterError(
-            f"token would be {chars} characters long; at most {MAX_TOKEN_LENGTH} are allowed")
+        raise InvalidParameterError(M.token_too_long(chars))
     return prefix + _b2a(raw, newline=False).decode("ascii")
 
 
@@ -143,17 +258,17 @@ def _encode(prefix: str, raw: bytes) -> str:
 
 def _b64(text: str) -> bytes:
     if _B64.fullmatch(text) is None:
-        raise InvalidTokenError("token body is not valid base64")
+        raise InvalidTokenError(M.BAD_BASE64)
     return _a2b(text)
 
 
 def _check_token(token: Any, prefix: str) -> None:
     if type(token) is not str:
-        raise InvalidTokenError(f"token must be a str, got {type(token).__name__}")
+        raise InvalidTokenError(M.token_not_str(token))
     if len(token) > MAX_TOKEN_LENGTH:
-        raise InvalidTokenError(f"token is longer than {MAX_TOKEN_LENGTH} characters")
+        raise InvalidTokenError(M.TOKEN_TOO_LONG)
     if not token.startswith(prefix):
-        raise InvalidTokenError(f"token does not start with {prefix!r}")
+        raise InvalidTokenError(M.bad_prefix(prefix))
 
 
 def _inflate(data: bytes) -> bytes:
@@ -161,17 +276,17 @@ def _inflate(data: bytes) -> bytes:
     try:
         out = d.decompress(data, MAX_PAYLOAD_BYTES)
     except zlib.error:
-        raise InvalidTokenError("token body is not valid zlib data") from None
+        raise InvalidTokenError(M.BAD_ZLIB) from None
     if d.unconsumed_tail:
         if len(out) >= MAX_PAYLOAD_BYTES:
-            raise InvalidTokenError(f"token payload is larger than {MAX_PAYLOAD_BYTES} bytes")
-        raise InvalidTokenError("token body is not valid zlib data")  # pragma: no cover
+            raise InvalidTokenError(M.PAYLOAD_TOO_LARGE)
+        raise InvalidTokenError(M.BAD_ZLIB)  # pragma: no cover
     if not d.eof:
         if len(out) >= MAX_PAYLOAD_BYTES:
-            raise InvalidTokenError(f"token payload is larger than {MAX_PAYLOAD_BYTES} bytes")
-        raise InvalidTokenError("token body is truncated (incomplete zlib stream)")
+            raise InvalidTokenError(M.PAYLOAD_TOO_LARGE)
+        raise InvalidTokenError(M.TRUNCATED_ZLIB)
     if d.unused_data:
-        raise InvalidTokenError("token body has bytes after the zlib stream")
+        raise InvalidTokenError(M.AFTER_ZLIB)
     return out
 
 
@@ -185,21 +300,21 @@ class _Reader:
     def u16(self) -> int:
         p = self.pos
         if p + 2 > len(self.buf):
-            raise InvalidTokenError("token payload is truncated")
+            raise InvalidTokenError(M.PAYLOAD_TRUNCATED)
         self.pos = p + 2
         return self.buf[p] | (self.buf[p + 1] << 8)
 
     def u32(self) -> int:
         p = self.pos
         if p + 4 > len(self.buf):
-            raise InvalidTokenError("token payload is truncated")
+            raise InvalidTokenError(M.PAYLOAD_TRUNCATED)
         self.pos = p + 4
         return int(_U32.unpack_from(self.buf, p)[0])
 
     def i16(self) -> int:
         p = self.pos
         if p + 2 > len(self.buf):
-            raise InvalidTokenError("token payload is truncated")
+            raise InvalidTokenError(M.PAYLOAD_TRUNCATED)
         self.pos = p + 2
         return int(_I16.unpack_from(self.buf, p)[0])
 
@@ -207,7 +322,7 @@ class _Reader:
         n = self.u16()
         p = self.pos
         if p + n > len(self.buf):
-            raise InvalidTokenError("token payload is truncated")
+            raise InvalidTokenError(M.PAYLOAD_TRUNCATED)
         self.pos = p + n
         return self.buf[p:p + n]
 
@@ -215,27 +330,38 @@ class _Reader:
         try:
             return self.raw().decode("utf-8")
         except UnicodeDecodeError:
-            raise InvalidTokenError("token holds a string that is not UTF-8") from None
+            raise InvalidTokenError(M.NOT_UTF8) from None
 
     def privileges(self) -> dict[int, int]:
         n = self.u16()
         return {self.u16(): self.u32() for _ in range(n)}
 
+    def permissions(self) -> dict[int, dict[int, list[str]]]:
+        perms: dict[int, dict[int, list[str]]] = {}
+        for _ in range(self.u16()):
+            rtype = self.u16()
+            inner: dict[int, list[str]] = {}
+            for _ in range(self.u16()):
+                ptype = self.u16()
+                inner[ptype] = [self.text() for _ in range(self.u16())]
+            perms[rtype] = inner
+        return perms
+
 
 def _read_signature(r: _Reader) -> bytes:
     sig = r.raw()
     if len(sig) != 32:
-        raise InvalidTokenError(f"token signature is {len(sig)} bytes, expected 32")
+        raise InvalidTokenError(M.bad_signature_length(len(sig)))
     return sig
 
 
-def _payload_v2(token: Any) -> bytes:
+def _payload_007(token: Any) -> bytes:
     _check_token(token, "007")
     return _inflate(_b64(token[3:]))
 
 
-def parse_v2(token: str) -> tuple[bytes, str, int, int, int, list[tuple[Any, ...]]]:
-    r = _Reader(_payload_v2(token))
+def parse_007(token: str) -> tuple[bytes, str, int, int, int, list[tuple[Any, ...]]]:
+    r = _Reader(_payload_007(token))
     sig = _read_signature(r)
     app_id = r.text()
     issue_ts = r.u32()
@@ -245,35 +371,21 @@ def parse_v2(token: str) -> tuple[bytes, str, int, int, int, list[tuple[Any, ...
     services: list[tuple[Any, ...]] = []
     for _ in range(count):
         stype = r.u16()
-        if not 1 <= stype <= 8:
-            return sig, app_id, issue_ts, expire, salt, services  # unknown: stop here
-        privs = r.privileges()
-        if stype in _STR2:
-            services.append((stype, privs, r.text(), r.text()))
-        elif stype in _STR1:
-            services.append((stype, privs, r.text()))
-        elif stype == 4:
-            services.append((stype, privs))
-        elif stype == 7:
-            services.append((stype, privs, r.text(), r.text(), r.i16()))
-        else:
-            user = r.text()
-            perms: dict[int, dict[int, list[str]]] = {}
-            for _ in range(r.u16()):
-                rtype = r.u16()
-                inner: dict[int, list[str]] = {}
-                for _ in range(r.u16()):
-                    ptype = r.u16()
-                    inner[ptype] = [r.text() for _ in range(r.u16())]
-                perms[rtype] = inner
-            services.append((stype, privs, user, perms))
+        fields = _FIELDS.get(stype)
+        if fields is None:
+            return sig, app_id, issue_ts, expire, salt, services  # unknown type: stop here
+        svc: list[Any] = [stype, r.privileges()]
+        for is_str, is_i16, _name in fields:
+            svc.append(r.text() if is_str else r.i16() if is_i16 else r.permissions())
+        services.append(tuple(svc))
     if r.pos != len(r.buf):
-        raise InvalidTokenError(f"token payload has {len(r.buf) - r.pos} unexpected trailing bytes")
+        raise InvalidTokenError(M.trailing_bytes(len(r.buf) - r.pos))
     return sig, app_id, issue_ts, expire, salt, services
 
 
-def verify_v2(token: str, app_certificate: str) -> bool:
-    payload = _payload_v2(token)
+def verify_007(token: str, app_certificate: str) -> bool:
+    cert = _utf8(app_certificate, "app_certificate")
+    payload = _payload_007(token)
     r = _Reader(payload)
     sig = _read_signature(r)
     start = r.pos
@@ -281,57 +393,53 @@ def verify_v2(token: str, app_certificate: str) -> bool:
     issue_ts = r.u32()
     r.u32()  # expire
     salt = r.u32()
-    expected = _signature(app_certificate.encode("ascii"), issue_ts, salt, payload[start:])
-    return _compare(sig, expected)
+    return _compare(sig, _signature(cert, issue_ts, salt, payload[start:]))
 
 
 # --------------------------------------------------------------- legacy 006
 
-def _message_v1(salt: int, ts: int, privileges: Any) -> bytes:
-    out = [_MSG.pack(salt, ts)]
-    _privs(out, privileges)
-    return b"".join(out)
-
-
-def build_v1(app_id: str, app_certificate: str, channel_name: str, uid: str,
-             salt: int, ts: int, privileges: Any) -> str:
+def build_006(app_id: str, app_certificate: str, channel_name: str, uid: str,
+              salt: int, ts: int, privileges: Any) -> str:
+    if not isinstance(app_id, str):
+        raise InvalidParameterError(M.not_str("app_id", app_id))
     try:
-        channel_b = channel_name.encode("utf-8")
-        uid_b = uid.encode("utf-8")
-        msg = _message_v1(salt, ts, privileges)
+        app_b = _encode_str(app_id, "ascii")
     except UnicodeEncodeError:
-        raise InvalidParameterError("string is not valid text (lone surrogate)") from None
-    except (struct.error, TypeError, AttributeError) as exc:
-        raise InvalidParameterError(f"bad token field: {exc}") from None
-    if len(msg) > 0xFFFF:
-        raise InvalidParameterError("too many privileges")
-    app_b = app_id.encode("ascii")
-    sig = _digest(app_certificate.encode("ascii"), app_b + channel_b + uid_b + msg, "sha256")
+        raise InvalidParameterError(M.APP_ID_NOT_ASCII) from None
+    cert = _utf8(app_certificate, "app_certificate")
+    channel_b = _utf8(channel_name, "channel_name")
+    uid_b = _utf8(uid, "uid")
+    out = [_MSG.pack(_u32(salt, "salt"), _u32(ts, "ts"))]
+    _privs(out, privileges)
+    msg = b"".join(out)
+    if len(msg) > U16:
+        raise InvalidParameterError(M.message_006_too_large(len(msg)))
+    sig = _digest(cert, app_b + channel_b + uid_b + msg, "sha256")
     content = b"".join((
         _SIG_PREFIX, sig,
         _CRCS.pack(binascii.crc32(channel_b), binascii.crc32(uid_b)),
         _U16.pack(len(msg)), msg,
     ))
-    return _encode("006" + app_id, content)
+    return _encode("006" + app_b.decode("ascii"), content)
 
 
-def _content_v1(token: Any) -> tuple[str, bytes]:
+def _content_006(token: Any) -> tuple[str, bytes]:
     _check_token(token, "006")
     if len(token) < 35:
-        raise InvalidTokenError("006 token is shorter than its 35-character header")
+        raise InvalidTokenError(M.SHORT_006)
     app_id = token[3:35]
     if not app_id.isascii():
-        raise InvalidTokenError("006 token has a non-ASCII app id")
+        raise InvalidTokenError(M.NON_ASCII_APP_ID_006)
     return app_id, _b64(token[35:])
 
 
-def parse_v1(token: str) -> tuple[str, bytes, int, int, int, int, dict[int, int]]:
-    app_id, sig, crc_channel, crc_uid, _, salt, ts, privs = _parse_v1(token)
+def parse_006(token: str) -> tuple[str, bytes, int, int, int, int, dict[int, int]]:
+    app_id, sig, crc_channel, crc_uid, _, salt, ts, privs = _parse_006(token)
     return app_id, sig, crc_channel, crc_uid, salt, ts, privs
 
 
-def _parse_v1(token: str) -> tuple[str, bytes, int, int, bytes, int, int, dict[int, int]]:
-    app_id, content = _content_v1(token)
+def _parse_006(token: str) -> tuple[str, bytes, int, int, bytes, int, int, dict[int, int]]:
+    app_id, content = _content_006(token)
     r = _Reader(content)
     sig = _read_signature(r)
     crc_channel = r.u32()
@@ -339,20 +447,20 @@ def _parse_v1(token: str) -> tuple[str, bytes, int, int, bytes, int, int, dict[i
     raw_msg = r.raw()
     msg = _Reader(raw_msg)
     if r.pos != len(content):
-        raise InvalidTokenError("006 token has unexpected trailing bytes")
+        raise InvalidTokenError(M.TRAILING_006)
     salt = msg.u32()
     ts = msg.u32()
     privs = msg.privileges()
     if msg.pos != len(msg.buf):
-        raise InvalidTokenError("006 token message has unexpected trailing bytes")
+        raise InvalidTokenError(M.TRAILING_MESSAGE_006)
     return app_id, sig, crc_channel, crc_uid, raw_msg, salt, ts, privs
 
 
-def verify_v1(token: str, app_certificate: str, channel_name: str, uid: str) -> bool:
-    app_id, sig, crc_channel, crc_uid, msg, _, _, _ = _parse_v1(token)
-    channel_b = channel_name.encode("utf-8")
-    uid_b = uid.encode("utf-8")
-    expected = _digest(app_certificate.encode("ascii"),
-                       app_id.encode("ascii") + channel_b + uid_b + msg, "sha256")
+def verify_006(token: str, app_certificate: str, channel_name: str, uid: str) -> bool:
+    cert = _utf8(app_certificate, "app_certificate")
+    channel_b = _utf8(channel_name, "channel_name")
+    uid_b = _utf8(uid, "uid")
+    app_id, sig, crc_channel, crc_uid, msg, _, _, _ = _parse_006(token)
+    expected = _digest(cert, app_id.encode("ascii") + channel_b + uid_b + msg, "sha256")
     crc_ok = crc_channel == binascii.crc32(channel_b) and crc_uid == binascii.crc32(uid_b)
     return _compare(sig, expected) and crc_ok

@@ -1,15 +1,18 @@
-"""Input checks shared by every backend. They run before any packing,
-signing or compression, so bad input costs nothing and fails the same way
-whichever backend is active."""
+"""Input checks shared by both cores. They run before any packing, signing
+or compression, so bad input costs nothing and fails the same way whichever
+core is active."""
 
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
+from . import _messages as M
 from .constants import (
     I16_MAX,
     I16_MIN,
+    MAX_006_CHANNEL_UID_BYTES,
     MAX_ACCOUNT_BYTES,
     MAX_CHANNEL_NAME_BYTES,
     MAX_STRING_BYTES,
@@ -18,8 +21,21 @@ from .constants import (
 )
 from .errors import InvalidCredentialsError, InvalidParameterError
 
+if TYPE_CHECKING:
+    from typing import TypeGuard
+
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}")
 _DIGITS = re.compile(r"[0-9]+")
+
+
+def is_app_id(text: object) -> TypeGuard[str]:
+    """True when ``text`` is a str of 32 hexadecimal digits: the form of an
+    Agora app id and of an app certificate."""
+    return type(text) is str and _HEX32.fullmatch(text) is not None
+
+
+#: the same check, named for certificates
+is_app_certificate = is_app_id
 
 # (app_id, certificate) pairs already checked: builders are called with the
 # same credentials over and over, so check each pair once.
@@ -28,7 +44,7 @@ _CHECKED_MAX = 256
 
 
 def check_app_id(app_id: Any, name: str = "app_id") -> str:
-    if type(app_id) is not str or _HEX32.fullmatch(app_id) is None:
+    if not is_app_id(app_id):
         shown = repr(app_id) if type(app_id) is str and len(app_id) <= 64 else type(app_id).__name__
         raise InvalidCredentialsError(f"{name} must be 32 hexadecimal digits, got {shown}")
     return app_id
@@ -36,7 +52,7 @@ def check_app_id(app_id: Any, name: str = "app_id") -> str:
 
 def check_certificate(cert: Any, name: str = "app_certificate") -> str:
     # Never echo a certificate, even a malformed one.
-    if type(cert) is not str or _HEX32.fullmatch(cert) is None:
+    if not is_app_id(cert):
         raise InvalidCredentialsError(f"{name} must be 32 hexadecimal digits")
     return cert
 
@@ -54,10 +70,10 @@ def check_credentials(app_id: Any, cert: Any) -> None:
 
 def check_int(value: Any, name: str, lo: int, hi: int) -> int:
     if type(value) is not int and (not isinstance(value, int) or isinstance(value, bool)):
-        raise InvalidParameterError(f"{name} must be an integer, got {type(value).__name__}")
+        raise InvalidParameterError(M.not_int(name, value))
     number = int(value)  # plain int for IntEnum and friends
     if not lo <= number <= hi:
-        raise InvalidParameterError(f"{name} must be in {lo}..{hi}, got {number}")
+        raise InvalidParameterError(M.out_of_range(name, number, lo, hi))
     return number
 
 
@@ -79,16 +95,16 @@ def utf8_len(text: str, name: str) -> int:
     try:
         return len(text.encode("utf-8"))
     except UnicodeEncodeError:
-        raise InvalidParameterError(f"{name} is not valid text (lone surrogate)") from None
+        raise InvalidParameterError(M.surrogate(name)) from None
 
 
 def check_str(value: Any, name: str, max_bytes: int = MAX_STRING_BYTES) -> str:
     if not isinstance(value, str):
-        raise InvalidParameterError(f"{name} must be a string, got {type(value).__name__}")
+        raise InvalidParameterError(M.not_str(name, value))
     text = str(value)  # plain str for subclasses
     n = utf8_len(text, name)
     if n > max_bytes:
-        raise InvalidParameterError(f"{name} is {n} bytes long; at most {max_bytes} are allowed")
+        raise InvalidParameterError(M.str_too_long(name, n, max_bytes))
     return text
 
 
@@ -109,31 +125,38 @@ def uid_to_str(uid: Any, name: str = "uid", max_bytes: int = MAX_STRING_BYTES) -
     if type(uid) is int or (isinstance(uid, int) and not isinstance(uid, bool)):
         uid = int(uid)
         if not 0 <= uid <= U32_MAX:
-            raise InvalidParameterError(f"{name} must be in 0..{U32_MAX}, got {uid}")
+            raise InvalidParameterError(M.out_of_range(name, uid, 0, U32_MAX))
         return "" if uid == 0 else str(uid)
     return check_str(uid, name, max_bytes)
 
 
-def parse_uid_text(text: str, name: str = "uid") -> int | None:
-    """If ``text`` is plain decimal digits, the uid it names (checked to be
-    u32); otherwise None (it is a user account)."""
+def parse_uid(text: str, name: str = "uid") -> int | None:
+    """The uid named by ``text`` when it is plain ASCII decimal digits
+    (``"007"`` is 7, ``"0"`` is 0: any user), else None: a user account.
+    Digits above 4294967295 raise :class:`InvalidParameterError`."""
+    if not isinstance(text, str):
+        raise InvalidParameterError(M.not_str(name, text))
     if text.isascii() and _DIGITS.fullmatch(text):
-        # leading zeros are fine ("007" is 7); bound the digits before int()
+        # bound the digits before int()
         if len(text.lstrip("0")) > 10 or int(text) > U32_MAX:
             raise InvalidParameterError(f"{name} {text[:24]!r} is above {U32_MAX}")
         return int(text)
     return None
 
 
-def check_privileges(privileges: Any, name: str = "privileges") -> dict[int, int]:
-    if not isinstance(privileges, Mapping):
-        raise InvalidParameterError(f"{name} must be a mapping of privilege -> expire")
-    if len(privileges) > U16_MAX:
-        raise InvalidParameterError(f"{name} has too many entries")
-    return {
-        check_u16(k, f"{name} key"): check_u32(v, f"{name}[{k!r}]")
-        for k, v in privileges.items()
-    }
+# The name server/routes.py imports today; remove once it uses agora_token.parse_uid.
+parse_uid_text = parse_uid
+
+
+def check_006_channel_uid(channel_name: str, uid: str) -> None:
+    """A 006 token signs its channel name and uid: together at most
+    MAX_006_CHANNEL_UID_BYTES (the same limit for building and verifying,
+    whichever core is active)."""
+    n = utf8_len(channel_name, "channel_name") + utf8_len(uid, "uid")
+    if n > MAX_006_CHANNEL_UID_BYTES:
+        raise InvalidParameterError(
+            f"channel_name and uid are {n} bytes together; a 006 token allows at most "
+            f"{MAX_006_CHANNEL_UID_BYTES}")
 
 
 def check_permissions(permissions: Any) -> dict[int, dict[int, list[str]]]:
@@ -141,23 +164,23 @@ def check_permissions(permissions: Any) -> dict[int, dict[int, list[str]]]:
     if permissions is None:
         return {}
     if not isinstance(permissions, Mapping):
-        raise InvalidParameterError("permissions must be a mapping {resource_type: {permission_type: [resources]}}")
+        raise InvalidParameterError(M.PERMISSIONS_NOT_MAPPING)
     if len(permissions) > U16_MAX:
-        raise InvalidParameterError("permissions has too many resource types")
+        raise InvalidParameterError(M.too_many("permissions"))
     out: dict[int, dict[int, list[str]]] = {}
     for rtype, perms in permissions.items():
         rt = check_u16(rtype, "resource type")
         if not isinstance(perms, Mapping):
-            raise InvalidParameterError(f"permissions[{rt}] must be a mapping {{permission_type: [resources]}}")
+            raise InvalidParameterError(M.inner_not_mapping(rt))
         if len(perms) > U16_MAX:
-            raise InvalidParameterError(f"permissions[{rt}] has too many permission types")
+            raise InvalidParameterError(M.too_many(f"permissions[{rt}]"))
         inner: dict[int, list[str]] = {}
         for ptype, resources in perms.items():
             pt = check_u16(ptype, "permission type")
             if isinstance(resources, (str, bytes)) or not isinstance(resources, Sequence):
-                raise InvalidParameterError(f"permissions[{rt}][{pt}] must be a list of strings")
+                raise InvalidParameterError(M.resources_not_iterable(rt, pt))
             if len(resources) > U16_MAX:
-                raise InvalidParameterError(f"permissions[{rt}][{pt}] has too many resources")
+                raise InvalidParameterError(M.too_many(f"permissions[{rt}][{pt}]"))
             inner[pt] = [check_str(r, "resource") for r in resources]
         out[rt] = inner
     return out

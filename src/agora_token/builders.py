@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Any, Mapping, Optional, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any, Union
 
 from . import _backend
 from . import _validate as v
-from .access_token import new_salt
-from .constants import MAX_CHANNEL_NAME_BYTES, U32_MAX, Role
+from ._salt import new_salt
+from .constants import DEFAULT_EXPIRE, MAX_CHANNEL_NAME_BYTES, U32_MAX, Role
 from .errors import InvalidParameterError
 
 __all__ = [
@@ -38,13 +39,12 @@ __all__ = [
 
 Uid = Union[int, str]
 _PUBLISHER = int(Role.PUBLISHER)
-_PUB_ALL = (1, 2, 3, 4)
 
 
 def _issue(app_id: str, app_certificate: str, expire: int, services: list[tuple[Any, ...]]) -> str:
     """Sign ``services`` now with a fresh salt (inputs already checked)."""
     v.check_credentials(app_id, app_certificate)
-    return _backend.build_v2(app_id, app_certificate, int(time.time()), expire, new_salt(), services)
+    return _backend.build_007(app_id, app_certificate, int(time.time()), expire, new_salt(), services)
 
 
 def _rtc_uid(uid: Uid) -> str:
@@ -223,7 +223,7 @@ class ApaasTokenBuilder:
         e = v.check_u32(expire, "expire")
         room = v.check_str(room_uuid, "room_uuid")
         user = v.check_account(user_uuid, "user_uuid", required=True)
-        chat_user = hashlib.md5(user.encode("utf-8")).hexdigest()  # noqa: S324 - an id, not security
+        chat_user = hashlib.md5(user.encode("utf-8")).hexdigest()
         return _issue(app_id, app_certificate, e, [
             (7, {1: e}, room, user, v.check_i16(role, "role")),
             (2, {1: e}, user),
@@ -248,7 +248,7 @@ class EducationTokenBuilder(ApaasTokenBuilder):
 
 # ------------------------------------------------------------ short functions
 
-def _role(role: Union[str, int]) -> int:
+def _role(role: str | int) -> int:
     if isinstance(role, str):
         if role == "publisher":
             return _PUBLISHER
@@ -259,8 +259,8 @@ def _role(role: Union[str, int]) -> int:
 
 
 def rtc_token(app_id: str, app_certificate: str, channel: str, uid: Uid, *,
-              role: Union[str, int] = "publisher", expire: int = 3600,
-              privilege_expire: Optional[int] = None) -> str:
+              role: str | int = "publisher", expire: int = DEFAULT_EXPIRE,
+              privilege_expire: int | None = None) -> str:
     """An RTC token for ``channel`` and ``uid`` (int, 0 = any user, or a user
     account str). Privileges last ``privilege_expire`` seconds (default: ``expire``)."""
     r = _role(role)
@@ -269,17 +269,17 @@ def rtc_token(app_id: str, app_certificate: str, channel: str, uid: Uid, *,
     return _issue(app_id, app_certificate, e, [svc])
 
 
-def rtm_token(app_id: str, app_certificate: str, user_id: str, *, expire: int = 3600,
-              channel: Optional[str] = None) -> str:
+def rtm_token(app_id: str, app_certificate: str, user_id: str, *, expire: int = DEFAULT_EXPIRE,
+              channel: str | None = None) -> str:
     """An RTM login token; with ``channel``, also the stream-channel RTC service."""
     return RtmTokenBuilder.build_token(app_id, app_certificate, user_id, expire, channel or "")
 
 
-def chat_user_token(app_id: str, app_certificate: str, user_id: str, *, expire: int = 3600) -> str:
+def chat_user_token(app_id: str, app_certificate: str, user_id: str, *, expire: int = DEFAULT_EXPIRE) -> str:
     """A Chat user token for ``user_id``."""
     return ChatTokenBuilder.build_user_token(app_id, app_certificate, user_id, expire)
 
 
-def chat_app_token(app_id: str, app_certificate: str, *, expire: int = 3600) -> str:
+def chat_app_token(app_id: str, app_certificate: str, *, expire: int = DEFAULT_EXPIRE) -> str:
     """A Chat app (administrator) token."""
     return ChatTokenBuilder.build_app_token(app_id, app_certificate, expire)

@@ -17,60 +17,30 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import IO, Any, Callable, NoReturn, Optional, Sequence, Union
+from typing import IO, Any, Callable, NoReturn
 
-from . import __version__
-from .builders import RtcTokenBuilder, RtmTokenBuilder, chat_app_token, chat_user_token, rtm_token
-from .constants import (
-    MAX_TOKEN_LENGTH,
-    ApaasPrivilege,
-    ChatPrivilege,
-    FcdnPrivilege,
-    FpaPrivilege,
-    Legacy006Privilege,
-    PermissionType,
-    ResourceType,
-    Role,
-    Rtm2Privilege,
-    RtcPrivilege,
-    RtmPrivilege,
-    ServiceType,
-    StreamingPrivilege,
+from . import __version__, _backend
+from ._validate import parse_uid
+from .builders import (
+    RtcTokenBuilder,
+    RtmTokenBuilder,
+    chat_app_token,
+    chat_user_token,
+    rtm_token,
 )
+from .constants import DEFAULT_EXPIRE, MAX_TOKEN_LENGTH, Role
+from .description import TokenDescription, describe_token
 from .errors import AgoraTokenError, InvalidTokenError
-from ._validate import parse_uid_text
 
-__all__ = ["main", "describe_token", "humanize_delta"]
+__all__ = ["humanize_delta", "main", "render_text", "version_text"]
 
 PROG = "agora-token"
 
 EXIT_OK = 0
 EXIT_INVALID_SIGNATURE = 1
 EXIT_USAGE = 2
-
-_PRIVILEGE_ENUMS: dict[int, Any] = {
-    ServiceType.RTC: RtcPrivilege,
-    ServiceType.RTM: RtmPrivilege,
-    ServiceType.STREAMING: StreamingPrivilege,
-    ServiceType.FPA: FpaPrivilege,
-    ServiceType.CHAT: ChatPrivilege,
-    ServiceType.FCDN: FcdnPrivilege,
-    ServiceType.APAAS: ApaasPrivilege,
-    ServiceType.RTM2: Rtm2Privilege,
-}
-
-# Service attribute -> field name shown (camelCase, like the service's JSON).
-_FIELD_NAMES = {
-    "channel_name": "channel",
-    "uid": "uid",
-    "user_id": "userId",
-    "account": "account",
-    "room_uuid": "roomUuid",
-    "user_uuid": "userUuid",
-    "role": "role",
-    "permissions": "permissions",
-}
 
 
 class UsageError(Exception):
@@ -85,13 +55,13 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
+def version_text() -> str:
+    """``agora-token 0.1.0 (backend: cython; sha256: libcrypto, zlib: libz)``."""
+    features = ", ".join(f"{k}: {v}" for k, v in _backend.FEATURES.items())
+    return f"{PROG} {__version__} (backend: {_backend.BACKEND}; {features})"
+
+
 # --------------------------------------------------------------- formatting
-
-def camel(enum_name: str) -> str:
-    """``JOIN_CHANNEL`` -> ``joinChannel``."""
-    head, *rest = enum_name.lower().split("_")
-    return head + "".join(p.capitalize() for p in rest)
-
 
 def humanize_delta(seconds: float) -> str:
     """A duration as people say it: ``45 s``, ``59 min``, ``3 h``, ``2 h 5 min``, ``4 days``."""
@@ -131,13 +101,6 @@ def utc_text(ts: int) -> str:
         return f"unix time {ts}"
 
 
-def iso(ts: int) -> Optional[str]:
-    try:
-        return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
 def show(value: str) -> str:
     """A token's text field, safe to print on a terminal."""
     if value == "":
@@ -145,176 +108,79 @@ def show(value: str) -> str:
     return value if value.isprintable() else repr(value)
 
 
-def privilege_name(service_type: int, privilege: int) -> str:
-    enum = _PRIVILEGE_ENUMS.get(service_type)
-    try:
-        return camel(enum(privilege).name) if enum is not None else f"privilege{privilege}"
-    except ValueError:
-        return f"privilege{privilege}"
+# ---------------------------------------------------------------- inspect
 
-
-def service_name(service_type: int) -> str:
-    try:
-        return ServiceType(service_type).name.lower()
-    except ValueError:
-        return f"service{service_type}"
-
-
-def _permissions_readable(perms: Any) -> dict[str, dict[str, list[str]]]:
-    out: dict[str, dict[str, list[str]]] = {}
-    for rtype, inner in perms.items():
-        try:
-            rname = camel(ResourceType(rtype).name)
-        except ValueError:
-            rname = f"resource{rtype}"
-        out[rname] = {}
-        for ptype, resources in inner.items():
-            try:
-                pname = camel(PermissionType(ptype).name)
-            except ValueError:
-                pname = f"permission{ptype}"
-            out[rname][pname] = list(resources)
-    return out
-
-
-# ---------------------------------------------------------------- describe
-
-def describe_token(token: str, certificate: Optional[str] = None, *,
-                   channel: Optional[str] = None, uid: Optional[str] = None,
-                   now: Optional[float] = None) -> dict[str, Any]:
-    """A JSON-ready description of ``token`` (raises :class:`AgoraTokenError`
-    for a malformed token). With ``certificate``, ``signature.valid`` says
-    whether it checks out (006 tokens also need ``channel`` and ``uid``)."""
-    from .access_token import parse, verify
-
-    t = now if now is not None else time.time()
-    parsed = parse(token)
-    info: dict[str, Any] = {"version": parsed.version, "appId": parsed.app_id}
-    services: list[dict[str, Any]] = []
-    if parsed.version == "007":
-        expires_at = parsed.issue_ts + parsed.expire
-        info.update({
-            "issuedAt": iso(parsed.issue_ts), "issueTs": parsed.issue_ts,
-            "expire": parsed.expire,
-            "expiresAt": iso(expires_at), "expiresTs": expires_at,
-            "expired": expires_at <= t, "salt": parsed.salt,
-        })
-        for svc in parsed.services:
-            entry: dict[str, Any] = {"type": service_name(svc.type), "typeId": int(svc.type)}
-            for attr in svc.field_names:
-                value = getattr(svc, attr)
-                if attr == "permissions":
-                    value = _permissions_readable(value)
-                entry[_FIELD_NAMES.get(attr, attr)] = value
-            entry["privileges"] = {
-                privilege_name(svc.type, p): {
-                    "id": p, "expire": e,
-                    "expiresAt": iso(parsed.issue_ts + e), "expiresTs": parsed.issue_ts + e,
-                }
-                for p, e in sorted(svc.privileges.items())
-            }
-            services.append(entry)
-    else:  # legacy 006: privilege values are absolute unix times, 0 = never
-        info.update({
-            "issuedAt": None, "ts": parsed.ts, "tsAt": iso(parsed.ts), "salt": parsed.salt,
-            "crcChannelName": parsed.crc_channel_name, "crcUid": parsed.crc_uid,
-        })
-        privileges: dict[str, Any] = {}
-        for p, e in sorted(parsed.privileges.items()):
-            try:
-                name = camel(Legacy006Privilege(p).name)
-            except ValueError:
-                name = f"privilege{p}"
-            privileges[name] = {"id": p, "expiresTs": e, "expiresAt": iso(e) if e else None,
-                                "expired": bool(e) and e <= t}
-        finite = [e for e in parsed.privileges.values() if e]
-        expires_ts = min(finite) if finite else None
-        info.update({
-            "expiresAt": iso(expires_ts) if expires_ts is not None else None,
-            "expiresTs": expires_ts,
-            "expired": expires_ts is not None and expires_ts <= t,
-        })
-        services.append({"type": "legacy006", "privileges": privileges})
-    info["services"] = services
-
-    signature: dict[str, Any] = {"checked": False, "valid": None, "reason": None}
+def check_signature(desc: TokenDescription, certificate: str | None) -> dict[str, Any]:
+    """{"checked", "valid", "reason"} for ``desc`` and this certificate."""
     if certificate is None:
-        signature["reason"] = "no certificate given (--app-certificate or APP_CERTIFICATE)"
-    elif parsed.version == "006" and (channel is None or uid is None):
-        signature["reason"] = ("006 tokens sign the channel name and uid but carry only their "
-                               "CRC-32: pass --channel and --uid to verify")
-    else:
-        uid_value: Union[int, str, None] = uid
-        if parsed.version == "006" and uid is not None:
-            number = parse_uid_text(uid)
-            uid_value = number if number is not None else uid
-        ok = verify(token, certificate, channel_name=channel, uid=uid_value)
-        signature.update({"checked": True, "valid": ok,
-                          "reason": None if ok else "the signature does not match this certificate"
-                          + (" (or this channel and uid)" if parsed.version == "006" else "")})
-    info["signature"] = signature
-    return info
+        return {"checked": False, "valid": None,
+                "reason": "no certificate given (--app-certificate or APP_CERTIFICATE)"}
+    ok = desc.verify(certificate)
+    if ok is None:
+        return {"checked": False, "valid": None,
+                "reason": ("006 tokens sign the channel name and uid but carry only their CRC-32: "
+                           "pass --channel and --uid to verify (for an RTM token, --uid alone)")}
+    reason = None if ok else "the signature does not match this certificate" + (
+        " (or this channel and uid)" if desc.version == "006" else "")
+    return {"checked": True, "valid": ok, "reason": reason}
 
 
-def render_table(info: dict[str, Any], now: float) -> str:
-    rows: list[tuple[str, str]] = [("version", info["version"]), ("app id", show(info["appId"]))]
-    if info["version"] == "007":
-        rows.append(("issued", f"{utc_text(info['issueTs'])} ({relative_past(info['issueTs'], now)})"))
-        rows.append(("expires", f"{utc_text(info['expiresTs'])} "
-                                f"({relative_expiry(info['expiresTs'], now)}; lifetime "
-                                f"{humanize_delta(info['expire'])})"))
+def _field_text(json_name: str, value: Any) -> str:
+    if json_name == "uid" and value == "":
+        return '"" (0: any user)'
+    if isinstance(value, str):
+        return show(value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=True)
+    return str(value)
+
+
+def render_text(desc: TokenDescription, signature: dict[str, Any], now: float) -> str:
+    """The ``inspect`` table."""
+    rows: list[tuple[str, str]] = [("version", desc.version), ("app id", show(desc.app_id))]
+    if desc.issue_ts is not None and desc.expire is not None and desc.expires_at is not None:
+        rows.append(("issued", f"{utc_text(desc.issue_ts)} ({relative_past(desc.issue_ts, now)})"))
+        rows.append(("expires", (f"{utc_text(desc.expires_at)} ({relative_expiry(desc.expires_at, now)}; "
+                                f"lifetime {humanize_delta(desc.expire)})")))
     else:
         rows.append(("issued", "not recorded in 006 tokens"))
-        rows.append(("ts", f"{utc_text(info['ts'])} (message timestamp, normally issue time + 24 h)"))
-        if info["expiresTs"] is None:
+        rows.append(("ts", f"{utc_text(desc.ts or 0)} (message timestamp, normally issue time + 24 h)"))
+        if desc.expires_at is None:
             rows.append(("expires", "never (every privilege is 0 = no expiry)"))
         else:
-            rows.append(("expires", f"{utc_text(info['expiresTs'])} "
-                                    f"({relative_expiry(info['expiresTs'], now)}; earliest privilege)"))
-        rows.append(("crc", f"channel {info['crcChannelName']}, uid {info['crcUid']}"))
-    rows.append(("salt", str(info["salt"])))
-    sig = info["signature"]
-    if not sig["checked"]:
-        rows.append(("signature", f"not checked: {sig['reason']}"))
-    elif sig["valid"]:
+            rows.append(("expires", (f"{utc_text(desc.expires_at)} "
+                                    f"({relative_expiry(desc.expires_at, now)}; earliest privilege)")))
+        rows.append(("crc", f"channel {desc.crc_channel_name}, uid {desc.crc_uid}"))
+    rows.append(("salt", str(desc.salt)))
+    if not signature["checked"]:
+        rows.append(("signature", f"not checked: {signature['reason']}"))
+    elif signature["valid"]:
         rows.append(("signature", "valid"))
     else:
-        rows.append(("signature", f"INVALID: {sig['reason']}"))
-    rows.append(("services", str(len(info["services"]))))
+        rows.append(("signature", f"INVALID: {signature['reason']}"))
+    rows.append(("services", str(len(desc.services))))
     width = max(len(k) for k, _ in rows)
     lines = [f"{k:<{width}}  {v}" for k, v in rows]
 
-    for i, svc in enumerate(info["services"], 1):
-        if svc["type"] == "legacy006":
-            lines.append(f"[{i}] legacy 006 privileges")
-        else:
-            lines.append(f"[{i}] {svc['type']} (service type {svc['typeId']})")
-        fields = [(k, v) for k, v in svc.items() if k not in ("type", "typeId", "privileges")]
-        for k, v in fields:
-            if k == "uid" and v == "":
-                text = '"" (0: any user)'
-            elif isinstance(v, str):
-                text = show(v)
-            elif isinstance(v, dict):
-                text = json.dumps(v, ensure_ascii=True)
-            else:
-                text = str(v)
-            lines.append(f"    {k:<12}{text}")
+    for i, (svc, entry) in enumerate(zip(desc.services, desc.to_json(now, detail=True)["services"]), 1):
+        kind = f"service type {svc.type}" if desc.version == "007" else "006 privileges"
+        lines.append(f"[{i}] {svc.name} ({kind})")
+        for key, value in entry.items():
+            if key not in ("type", "typeId", "privileges"):
+                lines.append(f"    {key:<12}{_field_text(key, svc.fields.get('uid') if key == 'uid' else value)}")
         lines.append("    privileges")
-        privs = svc["privileges"]
-        if not privs:
+        if not svc.privileges:
             lines.append("      (none)")
-        pw = max((len(f"{n} ({p['id']})") for n, p in privs.items()), default=0)
-        for name, p in privs.items():
-            label = f"{name} ({p['id']})"
-            if svc["type"] == "legacy006":
-                if p["expiresTs"] == 0:
-                    when = "never expires"
-                else:
-                    when = f"until {utc_text(p['expiresTs'])} ({relative_expiry(p['expiresTs'], now)})"
+        pw = max((len(f"{p.label} ({p.id})") for p in svc.privileges), default=0)
+        for p in svc.privileges:
+            label = f"{p.label} ({p.id})"
+            if desc.version == "006":
+                when = "never expires" if p.expires_at is None else (
+                    f"until {utc_text(p.expires_at)} ({relative_expiry(p.expires_at, now)})")
+            elif p.expires_at is None:
+                when = f"{p.expire} s: no limit of its own (the token's expiry applies)"
             else:
-                when = (f"{p['expire']} s: until {utc_text(p['expiresTs'])} "
-                        f"({relative_expiry(p['expiresTs'], now)})")
+                when = f"{p.expire} s: until {utc_text(p.expires_at)} ({relative_expiry(p.expires_at, now)})"
             lines.append(f"      {label:<{pw}}  {when}")
     return "\n".join(lines)
 
@@ -336,8 +202,8 @@ def _credentials(args: argparse.Namespace, err: IO[str]) -> tuple[str, str]:
     return app_id, cert
 
 
-def _rtc_uid(text: str) -> Union[int, str]:
-    number = parse_uid_text(text)
+def _rtc_uid(text: str) -> int | str:
+    number = parse_uid(text)
     return number if number is not None else text
 
 
@@ -414,19 +280,21 @@ def cmd_inspect(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[
     if args.app_certificate is not None:
         err.write(f"{PROG}: warning: --app-certificate is visible to other users in process "
                   "lists and shell history; prefer the APP_CERTIFICATE environment variable\n")
-        cert: Optional[str] = args.app_certificate
+        cert: str | None = args.app_certificate
     else:
         cert = os.environ.get("APP_CERTIFICATE") or None
     now = time.time()
     try:
-        info = describe_token(token, cert, channel=args.channel, uid=args.uid, now=now)
+        desc = describe_token(token, channel=args.channel,
+                              uid=None if args.uid is None else _rtc_uid(args.uid))
     except InvalidTokenError as exc:
         raise UsageError(f"malformed token: {exc}") from None
+    sig = check_signature(desc, cert)
     if args.json:
-        out.write(json.dumps(info, indent=2, ensure_ascii=True) + "\n")
+        out.write(json.dumps({**desc.to_json(now, detail=True), "signature": sig}, indent=2,
+                             ensure_ascii=True) + "\n")
     else:
-        out.write(render_table(info, now) + "\n")
-    sig = info["signature"]
+        out.write(render_text(desc, sig, now) + "\n")
     return EXIT_INVALID_SIGNATURE if sig["checked"] and not sig["valid"] else EXIT_OK
 
 
@@ -453,7 +321,8 @@ def build_parser() -> _Parser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = _Parser(prog=PROG, formatter_class=fmt, epilog=_MAIN_EPILOG,
                      description="Build and inspect Agora access tokens (AccessToken2 007, legacy 006).")
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--version", action="version", version=version_text(),
+                        help="show the version, the active core and its libraries, and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     creds = _Parser(add_help=False)
@@ -462,8 +331,8 @@ def build_parser() -> _Parser:
     g.add_argument("--app-certificate", metavar="HEX32",
                    help="app certificate (default: $APP_CERTIFICATE; the flag is visible in process lists)")
     common = _Parser(add_help=False)
-    common.add_argument("--expire", type=int, default=3600, metavar="SECONDS",
-                        help="token and privilege lifetime in seconds (default: 3600)")
+    common.add_argument("--expire", type=int, default=DEFAULT_EXPIRE, metavar="SECONDS",
+                        help=f"token and privilege lifetime in seconds (default: {DEFAULT_EXPIRE})")
     common.add_argument("--json", action="store_true", help="print JSON, keyed like the token service")
 
     def add(name: str, help_text: str, epilog: str, parents: Sequence[_Parser]) -> _Parser:
@@ -523,8 +392,8 @@ def build_parser() -> _Parser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None, *, stdin: Optional[IO[str]] = None,
-         stdout: Optional[IO[str]] = None, stderr: Optional[IO[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None, *, stdin: IO[str] | None = None,
+         stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int:
     """Run the CLI; returns the exit code (the console script exits with it)."""
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
@@ -555,7 +424,7 @@ def main(argv: Optional[Sequence[str]] = None, *, stdin: Optional[IO[str]] = Non
         return 130
     except BrokenPipeError:
         return EXIT_OK
-    except Exception as exc:  # never a traceback
+    except Exception as exc:  # noqa: BLE001 - never a traceback
         err.write(f"{PROG}: internal error: {type(exc).__name__}: {exc}\n")
         return 1
 

@@ -5,14 +5,23 @@ from __future__ import annotations
 from enum import IntEnum
 
 __all__ = [
+    "DEFAULT_EXPIRE",
+    "I16_MAX",
+    "I16_MIN",
+    "MAX_006_CHANNEL_UID_BYTES",
+    "MAX_ACCOUNT_BYTES",
+    "MAX_CHANNEL_NAME_BYTES",
+    "MAX_PAYLOAD_BYTES",
+    "MAX_STRING_BYTES",
+    "MAX_TOKEN_LENGTH",
+    "SALT_MAX",
+    "U16_MAX",
+    "U32_MAX",
     "ApaasPrivilege",
     "ChatPrivilege",
     "FcdnPrivilege",
     "FpaPrivilege",
     "Legacy006Privilege",
-    "MAX_PAYLOAD_BYTES",
-    "MAX_STRING_BYTES",
-    "MAX_TOKEN_LENGTH",
     "PermissionType",
     "ResourceType",
     "Role",
@@ -21,14 +30,7 @@ __all__ = [
     "RtmPrivilege",
     "ServiceType",
     "StreamingPrivilege",
-    "U16_MAX",
-    "U32_MAX",
-    "VERSION_006",
-    "VERSION_007",
 ]
-
-VERSION_007 = "007"
-VERSION_006 = "006"
 
 U16_MAX = 0xFFFF
 U32_MAX = 0xFFFFFFFF
@@ -46,6 +48,14 @@ MAX_PAYLOAD_BYTES = 65536
 #: Agora's documented limits, enforced by the builders (not by the raw format).
 MAX_CHANNEL_NAME_BYTES = 64
 MAX_ACCOUNT_BYTES = 255
+
+#: A 006 token signs its channel name and uid (it carries only their CRC-32):
+#: together they may be at most this many bytes (UTF-8), checked alike by
+#: ``AccessToken006`` and ``verify`` whichever core is active.
+MAX_006_CHANNEL_UID_BYTES = 65535
+
+#: Default token (and privilege) lifetime in seconds of the short builders.
+DEFAULT_EXPIRE = 3600
 
 
 class ServiceType(IntEnum):

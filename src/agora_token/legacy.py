@@ -9,15 +9,14 @@ while carrying only their CRC-32.
 from __future__ import annotations
 
 import time
-from typing import Optional, Union
 
 from . import _backend
 from . import _validate as v
-from .access_token import new_salt
+from ._salt import new_salt
 from .constants import Legacy006Privilege, Role
 from .errors import InvalidParameterError
 
-__all__ = ["AccessToken006", "Privileges", "RtcTokenBuilder006", "RtmTokenBuilder006"]
+__all__ = ["AccessToken006", "Privileges", "RtcTokenBuilder006", "RtmTokenBuilder006", "verify_006"]
 
 Privileges = Legacy006Privilege
 _PUBLISHER_ROLES = frozenset((Role.ATTENDEE, Role.PUBLISHER, Role.ADMIN))
@@ -31,25 +30,37 @@ class AccessToken006:
     holds only ``crc_channel_name`` / ``crc_uid``) and no certificate.
     """
 
-    __slots__ = ("app_id", "_app_certificate", "channel_name", "uid", "salt", "ts", "privileges",
-                 "signature", "crc_channel_name", "crc_uid", "_token")
+    __slots__ = (
+        "_app_certificate",
+        "_token",
+        "app_id",
+        "channel_name",
+        "crc_channel_name",
+        "crc_uid",
+        "privileges",
+        "salt",
+        "signature",
+        "ts",
+        "uid",
+    )
     version = "006"
 
     def __init__(self, app_id: str, app_certificate: str, channel_name: str = "",
-                 uid: Union[int, str] = "", *, salt: Optional[int] = None,
-                 ts: Optional[int] = None) -> None:
+                 uid: int | str = "", *, salt: int | None = None,
+                 ts: int | None = None) -> None:
         v.check_credentials(app_id, app_certificate)
         self.app_id: str = app_id
-        self._app_certificate: Optional[str] = app_certificate
-        self.channel_name: Optional[str] = v.check_str(channel_name, "channel_name")
-        self.uid: Optional[str] = v.uid_to_str(uid)
+        self._app_certificate: str | None = app_certificate
+        self.channel_name: str | None = v.check_str(channel_name, "channel_name")
+        self.uid: str | None = v.uid_to_str(uid)
+        v.check_006_channel_uid(self.channel_name, self.uid)
         self.salt: int = new_salt() if salt is None else v.check_u32(salt, "salt")
         self.ts: int = int(time.time()) + 86400 if ts is None else v.check_u32(ts, "ts")
         self.privileges: dict[int, int] = {}
-        self.signature: Optional[bytes] = None
-        self.crc_channel_name: Optional[int] = None
-        self.crc_uid: Optional[int] = None
-        self._token: Optional[str] = None
+        self.signature: bytes | None = None
+        self.crc_channel_name: int | None = None
+        self.crc_uid: int | None = None
+        self._token: str | None = None
 
     def add_privilege(self, privilege: int, expire_ts: int) -> None:
         """Grant ``privilege`` until the absolute unix time ``expire_ts`` (0 = no expiry)."""
@@ -60,12 +71,14 @@ class AccessToken006:
     def build(self) -> str:
         if self._app_certificate is None or self.channel_name is None or self.uid is None:
             raise InvalidParameterError("this token was parsed, not built: it cannot be rebuilt")
-        return _backend.build_v1(self.app_id, self._app_certificate, self.channel_name, self.uid,
-                                 self.salt, self.ts, self.privileges)
+        if isinstance(self.channel_name, str) and isinstance(self.uid, str):
+            v.check_006_channel_uid(self.channel_name, self.uid)
+        return _backend.build_006(self.app_id, self._app_certificate, self.channel_name, self.uid,
+                                  self.salt, self.ts, self.privileges)
 
     @classmethod
-    def parse(cls, token: str) -> "AccessToken006":
-        app_id, sig, crc_channel, crc_uid, salt, ts, privs = _backend.parse_v1(token)
+    def parse(cls, token: str) -> AccessToken006:
+        app_id, sig, crc_channel, crc_uid, salt, ts, privs = _backend.parse_006(token)
         self = cls.__new__(cls)
         self.app_id = app_id
         self._app_certificate = None
@@ -80,20 +93,27 @@ class AccessToken006:
         self._token = token
         return self
 
-    def verify(self, app_certificate: str, channel_name: str, uid: Union[int, str]) -> bool:
+    def verify(self, app_certificate: str, channel_name: str, uid: int | str) -> bool:
         """For a parsed token: signed with this certificate for this channel and uid?"""
         if self._token is None:
             raise InvalidParameterError("verify() applies to a parsed token")
-        from .access_token import verify
-
-        return verify(self._token, app_certificate, channel_name=channel_name, uid=uid)
+        return verify_006(self._token, app_certificate, channel_name, uid)
 
     def __repr__(self) -> str:
         return (f"AccessToken006(app_id={self.app_id!r}, channel_name={self.channel_name!r}, "
                 f"uid={self.uid!r}, salt={self.salt}, ts={self.ts}, privileges={self.privileges!r})")
 
 
-def _rtc006(app_id: str, app_certificate: str, channel_name: str, uid: Union[int, str],
+def verify_006(token: str, app_certificate: str, channel_name: str, uid: int | str) -> bool:
+    """Was the 006 ``token`` signed with ``app_certificate`` for this channel and uid?"""
+    cert = v.check_certificate(app_certificate)
+    channel = v.check_str(channel_name, "channel_name")
+    uid_text = v.uid_to_str(uid)
+    v.check_006_channel_uid(channel, uid_text)
+    return bool(_backend.verify_006(token, cert, channel, uid_text))
+
+
+def _rtc006(app_id: str, app_certificate: str, channel_name: str, uid: int | str,
             role: int, privilege_expire_ts: int) -> str:
     token = AccessToken006(app_id, app_certificate, channel_name, uid)
     token.add_privilege(Privileges.JOIN_CHANNEL, privilege_expire_ts)

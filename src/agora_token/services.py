@@ -1,24 +1,28 @@
 """The services an AccessToken2 (007) carries: one class per service type.
 
 Each service has ``.type``, ``.privileges`` ({privilege: expire seconds,
-relative to the token's issue time}) and ``add_privilege(privilege, expire)``.
-Privilege numbers are available both as IntEnums in
-:mod:`agora_token.constants` and, for code ported from Agora's official
-samples, as the official class constants (``ServiceRtc.kPrivilegeJoinChannel``).
+relative to the token's issue time}), ``add_privilege(privilege, expire)``
+and ``field_names`` (its fields in packing order, from ``_layout``).
+Privilege numbers are IntEnums in :mod:`agora_token.constants` and, for code
+ported from Agora's samples, the official class constants
+(``ServiceRtc.kPrivilegeJoinChannel``).
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping, Sequence, Union
+from collections.abc import Mapping, Sequence
+from operator import attrgetter
+from typing import Any, Callable, ClassVar
 
 from . import _validate as v
+from ._layout import I16, LAYOUTS, PERMISSIONS, UID
 from .constants import (
     ApaasPrivilege,
     ChatPrivilege,
     FcdnPrivilege,
     FpaPrivilege,
-    Rtm2Privilege,
     RtcPrivilege,
+    Rtm2Privilege,
     RtmPrivilege,
     ServiceType,
     StreamingPrivilege,
@@ -41,27 +45,52 @@ __all__ = [
 Permissions = Mapping[int, Mapping[int, Sequence[str]]]
 
 
+def _checker(kind: str, name: str) -> Callable[[Any], Any]:
+    """The check applied to a constructor argument of this kind."""
+    if kind == UID:
+        return lambda value: v.uid_to_str(value, name)
+    if kind == I16:
+        return lambda value: v.check_i16(value, name)
+    if kind == PERMISSIONS:
+        return v.check_permissions
+    return lambda value: v.check_str(value, name)
+
+
 class Service:
-    """Base class: a service type and its privilege map."""
+    """Base class: a service type, its privilege map and its fields."""
 
     __slots__ = ("privileges",)
     type: ClassVar[int] = 0
     #: names of the type-specific fields, in packing order
     field_names: ClassVar[tuple[str, ...]] = ()
+    _checks: ClassVar[tuple[Callable[[Any], Any], ...]] = ()
+    _getter: ClassVar[Callable[[Any], tuple[Any, ...]]] = lambda self: ()
 
-    def __init__(self) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        layout = LAYOUTS[cls.type]
+        cls.field_names = layout.field_names
+        cls._checks = tuple(_checker(f.kind, f.name) for f in layout.fields)
+        names = cls.field_names
+        if len(names) == 1:
+            get_one = attrgetter(names[0])
+            cls._getter = lambda self: (get_one(self),)
+        elif names:
+            cls._getter = attrgetter(*names)
+
+    def __init__(self, *values: Any) -> None:
         self.privileges: dict[int, int] = {}
+        for name, check, value in zip(self.field_names, self._checks, values):
+            setattr(self, name, check(value))
 
     def add_privilege(self, privilege: int, expire: int) -> None:
         """Grant ``privilege`` for ``expire`` seconds after the token's issue time."""
         p = v.check_u16(privilege, "privilege")
         self.privileges[p] = v.check_u32(expire, "privilege expire")
 
-    def _fields(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, n) for n in self.field_names)
-
     def _core(self) -> tuple[Any, ...]:
-        return (self.type, self.privileges, *self._fields())
+        """The core's service tuple: (type, privileges, *fields)."""
+        return (self.type, self.privileges, *type(self)._getter(self))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Service):
@@ -77,35 +106,6 @@ class Service:
         return f"{type(self).__name__}({fields}{sep}privileges={self.privileges!r})"
 
 
-class _UserService(Service):
-    """A service for one user id (RTM, Chat)."""
-
-    __slots__ = ("user_id",)
-    field_names = ("user_id",)
-
-    def __init__(self, user_id: str = "") -> None:
-        super().__init__()
-        self.user_id = v.check_str(user_id, "user_id")
-
-    def _fields(self) -> tuple[Any, ...]:
-        return (self.user_id,)
-
-
-class _ChannelAccountService(Service):
-    """A service for a channel and an account, an int uid allowed (Streaming, FCDN)."""
-
-    __slots__ = ("channel_name", "account")
-    field_names = ("channel_name", "account")
-
-    def __init__(self, channel_name: str = "", account: Union[int, str] = "") -> None:
-        super().__init__()
-        self.channel_name = v.check_str(channel_name, "channel_name")
-        self.account = v.uid_to_str(account, "account")
-
-    def _fields(self) -> tuple[Any, ...]:
-        return (self.channel_name, self.account)
-
-
 class ServiceRtc(Service):
     """RTC (video/voice) for one channel and one uid or user account.
 
@@ -113,92 +113,105 @@ class ServiceRtc(Service):
     ``.uid`` holds the packed string form.
     """
 
-    __slots__ = ("channel_name", "uid")
-    field_names = ("channel_name", "uid")
     type = ServiceType.RTC
+    __slots__ = LAYOUTS[type].field_names
+    channel_name: str
+    uid: str
     kServiceType = 1
     kPrivilegeJoinChannel = RtcPrivilege.JOIN_CHANNEL
     kPrivilegePublishAudioStream = RtcPrivilege.PUBLISH_AUDIO_STREAM
     kPrivilegePublishVideoStream = RtcPrivilege.PUBLISH_VIDEO_STREAM
     kPrivilegePublishDataStream = RtcPrivilege.PUBLISH_DATA_STREAM
 
-    def __init__(self, channel_name: str = "", uid: Union[int, str] = 0) -> None:
-        super().__init__()
-        self.channel_name = v.check_str(channel_name, "channel_name")
-        self.uid = v.uid_to_str(uid)
-
-    def _fields(self) -> tuple[Any, ...]:
-        return (self.channel_name, self.uid)
+    def __init__(self, channel_name: str = "", uid: int | str = 0) -> None:
+        super().__init__(channel_name, uid)
 
 
-class ServiceRtm(_UserService):
+class ServiceRtm(Service):
     """RTM (signaling) login for one user id."""
 
-    __slots__ = ()
     type = ServiceType.RTM
+    __slots__ = LAYOUTS[type].field_names
+    user_id: str
     kServiceType = 2
     kPrivilegeLogin = RtmPrivilege.LOGIN
 
+    def __init__(self, user_id: str = "") -> None:
+        super().__init__(user_id)
 
-class ServiceStreaming(_ChannelAccountService):
+
+class ServiceStreaming(Service):
     """Media push/streaming for a channel and an account (int uid allowed)."""
 
-    __slots__ = ()
     type = ServiceType.STREAMING
+    __slots__ = LAYOUTS[type].field_names
+    channel_name: str
+    account: str
     kServiceType = 3
     kPrivilegePublishMixStream = StreamingPrivilege.PUBLISH_MIX_STREAM
     kPrivilegePublishRawStream = StreamingPrivilege.PUBLISH_RAW_STREAM
+
+    def __init__(self, channel_name: str = "", account: int | str = "") -> None:
+        super().__init__(channel_name, account)
 
 
 class ServiceFpa(Service):
     """Fast Packet Acceleration: no fields."""
 
-    __slots__ = ()
     type = ServiceType.FPA
+    __slots__ = LAYOUTS[type].field_names
     kServiceType = 4
     kPrivilegeLogin = FpaPrivilege.LOGIN
 
+    def __init__(self) -> None:
+        super().__init__()
 
-class ServiceChat(_UserService):
+
+class ServiceChat(Service):
     """Chat: a user token (user id, privilege USER) or an app token (empty
     user id, privilege APP)."""
 
-    __slots__ = ()
     type = ServiceType.CHAT
+    __slots__ = LAYOUTS[type].field_names
+    user_id: str
     kServiceType = 5
     kPrivilegeUser = ChatPrivilege.USER
     kPrivilegeApp = ChatPrivilege.APP
 
+    def __init__(self, user_id: str = "") -> None:
+        super().__init__(user_id)
 
-class ServiceFcdn(_ChannelAccountService):
+
+class ServiceFcdn(Service):
     """Fusion CDN publish/play for a channel and an account (int uid allowed)."""
 
-    __slots__ = ()
     type = ServiceType.FCDN
+    __slots__ = LAYOUTS[type].field_names
+    channel_name: str
+    account: str
     kServiceType = 6
     kPrivilegePublish = FcdnPrivilege.PUBLISH
     kPrivilegePlay = FcdnPrivilege.PLAY
+
+    def __init__(self, channel_name: str = "", account: int | str = "") -> None:
+        super().__init__(channel_name, account)
 
 
 class ServiceApaas(Service):
     """APaaS / Flexible Classroom: room uuid, user uuid and an i16 role."""
 
-    __slots__ = ("room_uuid", "user_uuid", "role")
-    field_names = ("room_uuid", "user_uuid", "role")
     type = ServiceType.APAAS
+    __slots__ = LAYOUTS[type].field_names
+    room_uuid: str
+    user_uuid: str
+    role: int
     kServiceType = 7
     PRIVILEGE_ROOM_USER = kPrivilegeRoomUser = ApaasPrivilege.ROOM_USER
     PRIVILEGE_USER = kPrivilegeUser = ApaasPrivilege.USER
     PRIVILEGE_APP = kPrivilegeApp = ApaasPrivilege.APP
 
     def __init__(self, room_uuid: str = "", user_uuid: str = "", role: int = -1) -> None:
-        super().__init__()
-        self.room_uuid = v.check_str(room_uuid, "room_uuid")
-        self.user_uuid = v.check_str(user_uuid, "user_uuid")
-        self.role = v.check_i16(role, "role")
-
-    def _fields(self) -> tuple[Any, ...]:
-        return (self.room_uuid, self.user_uuid, self.role)
+        super().__init__(room_uuid, user_uuid, role)
 
 
 class ServiceRtm2(Service):
@@ -206,24 +219,20 @@ class ServiceRtm2(Service):
     ``{resource_type: {permission_type: [resource, ...]}}`` (see
     :class:`~agora_token.constants.ResourceType` / ``PermissionType``)."""
 
-    __slots__ = ("user_id", "permissions")
-    field_names = ("user_id", "permissions")
     type = ServiceType.RTM2
+    __slots__ = LAYOUTS[type].field_names
+    user_id: str
+    permissions: dict[int, dict[int, list[str]]]
     kServiceType = 8
     kPrivilegeLogin = Rtm2Privilege.LOGIN
 
     def __init__(self, user_id: str = "", permissions: Permissions | None = None) -> None:
-        super().__init__()
-        self.user_id = v.check_str(user_id, "user_id")
-        self.permissions = v.check_permissions(permissions)
+        super().__init__(user_id, permissions)
 
     def add_permission(self, resource_type: int, permission_type: int, resource: str) -> None:
         rt = v.check_u16(resource_type, "resource type")
         pt = v.check_u16(permission_type, "permission type")
         self.permissions.setdefault(rt, {}).setdefault(pt, []).append(v.check_str(resource, "resource"))
-
-    def _fields(self) -> tuple[Any, ...]:
-        return (self.user_id, self.permissions)
 
 
 _CLASSES: dict[int, type[Service]] = {
@@ -231,6 +240,7 @@ _CLASSES: dict[int, type[Service]] = {
     for c in (ServiceRtc, ServiceRtm, ServiceStreaming, ServiceFpa, ServiceChat,
               ServiceFcdn, ServiceApaas, ServiceRtm2)
 }
+assert set(_CLASSES) == set(LAYOUTS)
 
 
 def service_from_tuple(data: tuple[Any, ...]) -> Service:

@@ -1,4 +1,4 @@
-"""Each builder against a hand-checked expectation of what it packs."""
+"""Each builder against a hand-checked expectation of what it packs, on both cores."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ from agora_token import (
     RtcTokenBuilder,
     RtmTokenBuilder,
 )
+from agora_token.constants import DEFAULT_EXPIRE
+from tests.support.credentials import APP_CERTIFICATE as CERT
+from tests.support.credentials import APP_ID
 
-APP_ID = "970CA35de60c44645bbae8a215061b33"
-CERT = "5CFd2fd1755d40ecb72977518be15d3b"
+pytestmark = pytest.mark.usefixtures("core")
 
 
 def shape(token: str) -> list[tuple[Any, ...]]:
@@ -39,6 +41,7 @@ def expire_of(token: str) -> int:
 
 def test_role_values() -> None:
     assert Role.PUBLISHER == 1 and Role.SUBSCRIBER == 2
+    assert DEFAULT_EXPIRE == 3600
 
 
 def test_rtc_publisher_uid() -> None:

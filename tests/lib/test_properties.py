@@ -1,10 +1,13 @@
-"""Property-based tests (hypothesis) of build / parse / verify."""
+"""Property-based tests (hypothesis): build / parse / verify round trips on
+each core, and the two cores against each other: the same token, or the same
+exception with the same message, for random valid, malformed and odd input."""
 
 from __future__ import annotations
 
 import base64
 import zlib
-from typing import Any
+from decimal import Decimal
+from typing import Any, Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,14 +15,13 @@ from hypothesis import strategies as st
 
 import agora_token as at
 from agora_token import _pack_py
+from agora_token._layout import I16, LAYOUTS, PERMISSIONS, STR, UID
 from agora_token.services import service_from_tuple
+from tests.support.cores import load_core
+from tests.support.odd_inputs import Index, ItemsReturns
 
-try:
-    from agora_token import _pack as _cpack
-except ImportError:  # pure-Python install
-    _cpack = None
-
-needs_c = pytest.mark.skipif(_cpack is None, reason="compiled extension not built")
+_cpack = load_core("cython")
+needs_c = pytest.mark.skipif(_cpack is None, reason="compiled core (agora_token._pack) not built")
 
 hexdigits = "0123456789abcdefABCDEF"
 creds = st.text(alphabet=hexdigits, min_size=32, max_size=32)
@@ -30,21 +32,17 @@ privs = st.dictionaries(u16, u32, max_size=6)
 uids = st.one_of(st.just(0), st.just(0xFFFFFFFF), u32, text)
 perms = st.dictionaries(u16, st.dictionaries(u16, st.lists(text, max_size=4), max_size=3), max_size=3)
 
-services = st.one_of(
-    st.tuples(st.just(1), privs, text, uids).map(lambda t: (1, t[1], t[2], _uid(t[3]))),
-    st.tuples(st.just(2), privs, text),
-    st.tuples(st.just(3), privs, text, uids).map(lambda t: (3, t[1], t[2], _uid(t[3]))),
-    st.tuples(st.just(4), privs),
-    st.tuples(st.just(5), privs, text),
-    st.tuples(st.just(6), privs, text, uids).map(lambda t: (6, t[1], t[2], _uid(t[3]))),
-    st.tuples(st.just(7), privs, text, text, st.integers(-0x8000, 0x7FFF)),
-    st.tuples(st.just(8), privs, text, perms),
-)
-
 
 def _uid(u: Any) -> str:
     return ("" if u == 0 else str(u)) if isinstance(u, int) else u
 
+
+# one strategy per field kind; the services come from the layout table
+_KIND_STRATEGY = {STR: text, UID: uids.map(_uid), I16: st.integers(-0x8000, 0x7FFF), PERMISSIONS: perms}
+services = st.one_of(*[
+    st.tuples(st.just(t), privs, *[_KIND_STRATEGY[f.kind] for f in layout.fields])
+    for t, layout in LAYOUTS.items()
+])
 
 tokens = st.fixed_dictionaries({
     "app_id": creds, "cert": creds, "issue_ts": u32, "expire": u32,
@@ -59,11 +57,21 @@ def build(t: dict[str, Any]) -> str:
     return tok.build()
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def outcome(fn: Callable[..., Any], *args: Any) -> tuple[str, Any]:
+    """("ok", result) or (exception type, message): what the cores must agree on."""
+    try:
+        return ("ok", fn(*args))
+    except Exception as exc:  # noqa: BLE001 - the outcome, whatever it is, is compared
+        return (type(exc).__name__, str(exc))
+
+
+@pytest.mark.usefixtures("core")
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tokens)
 def test_build_parse_roundtrip(t: dict[str, Any]) -> None:
     token = build(t)
     parsed = at.parse(token)
+    assert isinstance(parsed, at.AccessToken)
     assert (parsed.app_id, parsed.issue_ts, parsed.expire, parsed.salt) == (
         t["app_id"], t["issue_ts"], t["expire"], t["salt"])
     expected = sorted(t["services"], key=lambda s: s[0])  # stable by type
@@ -71,7 +79,8 @@ def test_build_parse_roundtrip(t: dict[str, Any]) -> None:
         (s[0], dict(s[1]), *s[2:]) for s in expected]
 
 
-@settings(max_examples=200, deadline=None)
+@pytest.mark.usefixtures("core")
+@settings(max_examples=100, deadline=None)
 @given(tokens, creds, st.data())
 def test_verify(t: dict[str, Any], other: str, data: st.DataObject) -> None:
     token = build(t)
@@ -94,10 +103,10 @@ def test_verify(t: dict[str, Any], other: str, data: st.DataObject) -> None:
 @given(tokens)
 def test_backends_identical(t: dict[str, Any]) -> None:
     args = (t["app_id"], t["cert"], t["issue_ts"], t["expire"], t["salt"], t["services"])
-    token = _pack_py.build_v2(*args)
-    assert _cpack.build_v2(*args) == token
-    assert _cpack.parse_v2(token) == _pack_py.parse_v2(token)
-    assert _cpack.verify_v2(token, t["cert"]) is _pack_py.verify_v2(token, t["cert"]) is True
+    token = _pack_py.build_007(*args)
+    assert _cpack.build_007(*args) == token
+    assert _cpack.parse_007(token) == _pack_py.parse_007(token)
+    assert _cpack.verify_007(token, t["cert"]) is _pack_py.verify_007(token, t["cert"]) is True
 
 
 @needs_c
@@ -106,17 +115,10 @@ def test_backends_identical(t: dict[str, Any]) -> None:
 def test_backends_identical_006(app_id: str, cert: str, channel: str, uid: Any, salt: int, ts: int,
                                 p: dict[int, int]) -> None:
     uid = _uid(uid)
-    token = _pack_py.build_v1(app_id, cert, channel, uid, salt, ts, p)
-    assert _cpack.build_v1(app_id, cert, channel, uid, salt, ts, p) == token
-    assert _cpack.parse_v1(token) == _pack_py.parse_v1(token)
-    assert _cpack.verify_v1(token, cert, channel, uid) is _pack_py.verify_v1(token, cert, channel, uid) is True
-
-
-def _outcome(fn: Any, *args: Any) -> Any:
-    try:
-        return ("ok", fn(*args))
-    except at.InvalidTokenError:
-        return ("invalid",)
+    token = _pack_py.build_006(app_id, cert, channel, uid, salt, ts, p)
+    assert _cpack.build_006(app_id, cert, channel, uid, salt, ts, p) == token
+    assert _cpack.parse_006(token) == _pack_py.parse_006(token)
+    assert _cpack.verify_006(token, cert, channel, uid) is _pack_py.verify_006(token, cert, channel, uid) is True
 
 
 garbage_tokens = st.one_of(
@@ -129,7 +131,8 @@ garbage_tokens = st.one_of(
 )
 
 
-@settings(max_examples=500, deadline=None)
+@pytest.mark.usefixtures("core")
+@settings(max_examples=300, deadline=None)
 @given(garbage_tokens)
 def test_garbage_only_raises_invalid_token(token: str) -> None:
     for fn in (at.parse, lambda s: at.verify(s, "a" * 32, channel_name="c", uid=1)):
@@ -139,28 +142,74 @@ def test_garbage_only_raises_invalid_token(token: str) -> None:
             pass
 
 
+@needs_c
 @settings(max_examples=300, deadline=None)
 @given(tokens, st.data())
-def test_mutated_tokens_only_raise_invalid_token(t: dict[str, Any], data: st.DataObject) -> None:
+def test_backends_agree_on_mutated_tokens(t: dict[str, Any], data: st.DataObject) -> None:
+    """Structured garbage: a real payload cut and extended, re-wrapped."""
     payload = bytearray(zlib.decompress(base64.b64decode(build(t)[3:])))
     cut = data.draw(st.integers(0, len(payload)))
     mutated = bytes(payload[:cut]) + data.draw(st.binary(max_size=8))
     token = "007" + base64.b64encode(zlib.compress(mutated)).decode()
-    try:
-        at.parse(token)
-    except at.InvalidTokenError:
-        pass
-    if _cpack is not None:
-        assert _outcome(_cpack.parse_v2, token) == _outcome(_pack_py.parse_v2, token)
-        assert _outcome(_cpack.verify_v2, token, t["cert"]) == _outcome(_pack_py.verify_v2, token, t["cert"])
+    assert outcome(_cpack.parse_007, token) == outcome(_pack_py.parse_007, token)
+    assert outcome(_cpack.verify_007, token, t["cert"]) == outcome(_pack_py.verify_007, token, t["cert"])
+    kind = outcome(_pack_py.parse_007, token)[0]
+    assert kind in ("ok", "InvalidTokenError")
 
 
 @needs_c
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(garbage_tokens)
 def test_backends_agree_on_garbage(token: str) -> None:
-    assert _outcome(_cpack.parse_v2, token) == _outcome(_pack_py.parse_v2, token)
-    assert _outcome(_cpack.parse_v1, token) == _outcome(_pack_py.parse_v1, token)
-    assert _outcome(_cpack.verify_v2, token, "a" * 32) == _outcome(_pack_py.verify_v2, token, "a" * 32)
-    assert _outcome(_cpack.verify_v1, token, "a" * 32, "c", "1") == _outcome(
-        _pack_py.verify_v1, token, "a" * 32, "c", "1")
+    assert outcome(_cpack.parse_007, token) == outcome(_pack_py.parse_007, token)
+    assert outcome(_cpack.parse_006, token) == outcome(_pack_py.parse_006, token)
+    assert outcome(_cpack.verify_007, token, "a" * 32) == outcome(_pack_py.verify_007, token, "a" * 32)
+    assert outcome(_cpack.verify_006, token, "a" * 32, "c", "1") == outcome(
+        _pack_py.verify_006, token, "a" * 32, "c", "1")
+
+
+# --- odd values in service tuples: what a caller can put in public attributes
+
+_scalars = st.one_of(
+    st.integers(-(2**70), 2**70), st.integers(-3, 0x10002), st.floats(allow_nan=False), st.none(),
+    st.booleans(), st.text(max_size=6), st.binary(max_size=4), st.just(Decimal(3)),
+    st.integers(0, 9).map(Index),
+)
+_odd_maps = st.one_of(
+    st.dictionaries(_scalars.filter(lambda x: not isinstance(x, float)), _scalars, max_size=4),
+    st.lists(st.one_of(st.tuples(_scalars, _scalars), st.lists(_scalars, max_size=3), _scalars),
+             max_size=4).map(ItemsReturns),
+    _scalars,
+)
+_odd_fields = st.one_of(_scalars, st.text(max_size=8), _odd_maps,
+                        st.dictionaries(st.integers(0, 3), st.dictionaries(st.integers(0, 3), st.one_of(
+                            st.lists(st.one_of(st.text(max_size=3), _scalars), max_size=3), _scalars),
+                            max_size=2), max_size=2))
+_odd_services = st.one_of(
+    services,
+    st.tuples(st.one_of(st.integers(0, 9), _scalars), _odd_maps),
+    st.builds(lambda t, p, f: (t, p, *f), st.integers(1, 8), st.one_of(privs, _odd_maps),
+              st.lists(_odd_fields, max_size=4)),
+    st.lists(_scalars, max_size=3),
+)
+
+
+@needs_c
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_odd_services, max_size=4), st.one_of(u32, _scalars))
+def test_backends_agree_on_odd_services(svcs: list[Any], expire: Any) -> None:
+    args = ("970CA35de60c44645bbae8a215061b33", "5CFd2fd1755d40ecb72977518be15d3b", 1_700_000_000,
+            expire, 7, svcs)
+    py = outcome(_pack_py.build_007, *args)
+    assert outcome(_cpack.build_007, *args) == py
+    assert py[0] in ("ok", "InvalidParameterError"), py
+
+
+@needs_c
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(privs, _odd_maps), st.one_of(text, _scalars), st.one_of(text, _scalars))
+def test_backends_agree_on_odd_006(p: Any, channel: Any, uid: Any) -> None:
+    args = ("970CA35de60c44645bbae8a215061b33", "5CFd2fd1755d40ecb72977518be15d3b", channel, uid, 1, 2, p)
+    py = outcome(_pack_py.build_006, *args)
+    assert outcome(_cpack.build_006, *args) == py
+    assert py[0] in ("ok", "InvalidParameterError"), py

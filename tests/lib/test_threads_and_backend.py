@@ -8,10 +8,12 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import agora_token as at
+import pytest
 
-APP_ID = "970CA35de60c44645bbae8a215061b33"
-CERT = "5CFd2fd1755d40ecb72977518be15d3b"
+import agora_token as at
+from agora_token._salt import new_salt
+from tests.support.credentials import APP_CERTIFICATE as CERT
+from tests.support.credentials import APP_ID
 
 
 def _work(i: int) -> tuple[int, bool, str, str]:
@@ -24,6 +26,7 @@ def _work(i: int) -> tuple[int, bool, str, str]:
     return i, at.verify(token, CERT), rtc.channel_name, token
 
 
+@pytest.mark.usefixtures("core")
 def test_many_threads_build_correct_tokens() -> None:
     n = 4000
     expected = {i: _work(i)[3] for i in range(0, n, 97)}  # single-threaded reference
@@ -59,8 +62,6 @@ def test_env_var_forces_fallback() -> None:
 def test_forked_children_do_not_repeat_parent_salts() -> None:
     import multiprocessing
 
-    from agora_token.access_token import new_salt
-
     new_salt()  # the parent now holds a batch of random salts
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(2) as pool:
@@ -71,14 +72,10 @@ def test_forked_children_do_not_repeat_parent_salts() -> None:
 
 
 def _salts(n: int) -> list[int]:
-    from agora_token.access_token import new_salt
-
     return [new_salt() for _ in range(n)]
 
 
 def test_salts_are_in_range_and_spread() -> None:
-    from agora_token.access_token import new_salt
-
     salts = [new_salt() for _ in range(20000)]
     assert min(salts) >= 1 and max(salts) <= 99999999
     assert len(set(salts)) > 19900

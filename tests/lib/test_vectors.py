@@ -1,4 +1,4 @@
-"""Every official vector, built through the public low-level API, byte for byte."""
+"""Every official vector, built through the public low-level API, byte for byte, on both cores."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ from agora_token.services import (
     ServiceRtm2,
     ServiceStreaming,
 )
+from tests.support.vectors import FILE_006, FILE_007, ROOT
+
+pytestmark = pytest.mark.usefixtures("core")
 
 
 def make_service(spec: dict[str, Any]) -> Service:
@@ -167,11 +170,8 @@ def test_006_legacy_builders_match_vectors(vectors006: list[dict[str, Any]], mon
 
 def test_vendored_vector_copy_matches_shared() -> None:
     """tests/vectors/ (for GitHub and wheel builds) must equal ../shared/vectors/."""
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
-    shared, copy = root.parent / "shared" / "vectors", root / "tests" / "vectors"
+    shared, copy = ROOT.parent / "shared" / "vectors", ROOT / "tests" / "vectors"
     if not shared.is_dir():
         pytest.skip("../shared/vectors not present (GitHub checkout or wheel test)")
-    for name in ("accesstoken2.json", "accesstoken006.json"):
+    for name in (FILE_007, FILE_006):
         assert (copy / name).read_bytes() == (shared / name).read_bytes(), f"run scripts/sync_vectors.sh ({name})"

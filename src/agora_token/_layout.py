@@ -1,0 +1,83 @@
+"""The layout of each AccessToken2 service type, written once.
+
+A service is packed as ``u16 type, privileges map, *fields``; this table
+says which fields follow the privileges, in packing order, and of which
+kind. The pure-Python core packs and parses from it, ``Service`` subclasses
+take their ``field_names`` and checks from it, the describer its names, and
+the tests their strategies. The compiled core keeps a C copy of the kinds
+(``_pack.LAYOUT``), which a test compares with :data:`PACK_KINDS`.
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Final
+
+from .constants import (
+    ApaasPrivilege,
+    ChatPrivilege,
+    FcdnPrivilege,
+    FpaPrivilege,
+    RtcPrivilege,
+    Rtm2Privilege,
+    RtmPrivilege,
+    ServiceType,
+    StreamingPrivilege,
+)
+
+__all__ = ["KINDS", "LAYOUTS", "PACK_KINDS", "Field", "ServiceLayout"]
+
+#: Field kinds. ``uid`` is packed as a string; a service's constructor also
+#: takes an int uid there (0 -> "", any user).
+STR: Final = "str"
+UID: Final = "uid"
+I16: Final = "i16"
+PERMISSIONS: Final = "permissions"
+KINDS: Final = (STR, UID, I16, PERMISSIONS)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str       # attribute name on the Service object
+    kind: str       # one of KINDS
+    json_name: str  # camelCase name in JSON descriptions
+
+
+@dataclass(frozen=True)
+class ServiceLayout:
+    type: ServiceType
+    name: str                        # "rtc", "rtm", ... (JSON and CLI)
+    fields: tuple[Field, ...]
+    privileges: builtins.type[IntEnum]  # privilege ids of this service, for readable names
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+
+_CHANNEL = Field("channel_name", STR, "channel")
+_USER_ID = Field("user_id", STR, "userId")
+
+LAYOUTS: Final[dict[int, ServiceLayout]] = {
+    lay.type: lay for lay in (
+        ServiceLayout(ServiceType.RTC, "rtc", (_CHANNEL, Field("uid", UID, "uid")), RtcPrivilege),
+        ServiceLayout(ServiceType.RTM, "rtm", (_USER_ID,), RtmPrivilege),
+        ServiceLayout(ServiceType.STREAMING, "streaming", (_CHANNEL, Field("account", UID, "account")),
+                      StreamingPrivilege),
+        ServiceLayout(ServiceType.FPA, "fpa", (), FpaPrivilege),
+        ServiceLayout(ServiceType.CHAT, "chat", (_USER_ID,), ChatPrivilege),
+        ServiceLayout(ServiceType.FCDN, "fcdn", (_CHANNEL, Field("account", UID, "account")), FcdnPrivilege),
+        ServiceLayout(ServiceType.APAAS, "apaas", (Field("room_uuid", STR, "roomUuid"),
+                                                   Field("user_uuid", STR, "userUuid"),
+                                                   Field("role", I16, "role")), ApaasPrivilege),
+        ServiceLayout(ServiceType.RTM2, "rtm2", (_USER_ID, Field("permissions", PERMISSIONS, "permissions")),
+                      Rtm2Privilege),
+    )
+}
+
+#: type -> the kinds the core packs, in order (``uid`` is packed as ``str``).
+PACK_KINDS: Final[dict[int, tuple[str, ...]]] = {
+    t: tuple(STR if f.kind == UID else f.kind for f in lay.fields) for t, lay in LAYOUTS.items()
+}
