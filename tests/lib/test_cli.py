@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -285,3 +286,38 @@ def test_installed_script_and_python_m() -> None:
     assert proc.returncode == 2
     assert proc.stdout == "" and len(proc.stderr.strip().splitlines()) == 1
     assert "Traceback" not in proc.stderr
+
+
+# ------------------------------------------------------- version, expire 0
+
+def test_version_names_the_core_and_its_libraries(core: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    line = only_line(capsys.readouterr().out)
+    features = ", ".join(f"{k}: {v}" for k, v in core.FEATURES.items())
+    assert line == f"agora-token {agora_token.__version__} (backend: {core.BACKEND}; {features})"
+    if core.BACKEND == "cython":
+        assert "sha256: " in line and "zlib: " in line
+
+
+def test_installed_script_version() -> None:
+    proc = subprocess.run([sys.executable, "-m", "agora_token", "--version"], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 0
+    assert proc.stdout.startswith(f"agora-token {agora_token.__version__} (backend: {agora_token.BACKEND}; sha256: ")
+
+
+def test_inspect_privilege_expire_zero_has_no_limit_of_its_own() -> None:
+    token = RtcTokenBuilder.build_token_with_uid(APP_ID, CERT, "c", 1, 2, 600, 0)
+    code, out, _ = run(["inspect", token])
+    assert code == 0
+    assert "joinChannel (1)  0 s: no limit of its own (the token's expiry applies)" in out
+    assert "expired" not in out.split("privileges")[1]
+    code, out, _ = run(["inspect", token, "--json"])
+    assert json.loads(out)["services"][0]["privileges"]["joinChannel"]["expiresAt"] is None
+
+
+def test_inspect_006_rtm_token_with_uid_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agora_token.legacy import RtmTokenBuilder006
+    token = RtmTokenBuilder006.build_token(APP_ID, CERT, "bob", 1, 0)
+    code, out, _ = run(["inspect", token, "--uid", "bob"])
+    assert code == 0 and "signature  valid" in out and "never expires" in out
