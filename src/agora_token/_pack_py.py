@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import binascii
 import hmac
+import itertools
 import operator
 import re
 import struct
@@ -63,8 +64,12 @@ _compare = hmac.compare_digest
 _b2a = binascii.b2a_base64
 _a2b = binascii.a2b_base64
 _encode_str = str.encode  # not text.encode: a str subclass may override encode()
+_chain = itertools.chain.from_iterable
+_PRIVS_FAST = 16
+_PRIVS_N = [struct.Struct("<H" + "HI" * n) for n in range(_PRIVS_FAST + 1)]  # count + n pairs
 U16 = 0xFFFF
 U32 = 0xFFFFFFFF
+_ASCII_FAST = 1024  # an ASCII str this short packs as itself, no further checks needed
 
 # type -> ((is_str, is_i16, field name), ...) in packing order
 _FIELDS: dict[int, tuple[tuple[bool, bool, str], ...]] = {
@@ -118,6 +123,18 @@ def _items(m: Any, not_mapping: str, what: str) -> list[Any]:
 
 
 def _privs(out: list[bytes], privileges: Any) -> None:
+    if type(privileges) is dict and len(privileges) <= _PRIVS_FAST:
+        # fast path: an exact dict of in-range exact ints (checking them runs
+        # no Python code); anything else takes the snapshot path below
+        for k, v in privileges.items():
+            if type(k) is not int or type(v) is not int:
+                break
+        else:
+            try:
+                out.append(_PRIVS_N[len(privileges)].pack(len(privileges), *_chain(sorted(privileges.items()))))
+                return
+            except struct.error:
+                pass  # a value out of range: the path below words it
     pairs = []
     for item in _items(privileges, M.PRIVILEGES_NOT_MAPPING, "privileges"):
         if type(item) is not tuple or len(item) != 2:
@@ -203,7 +220,12 @@ def _pack_service(out: list[bytes], t: int, svc: tuple[Any, ...]) -> None:
     _privs(out, svc[1])
     if t in _STR_ONLY:
         for i, (_, _, name) in enumerate(_FIELDS[t], 2):
-            _str(out, svc[i], name)
+            text = svc[i]
+            if type(text) is str and len(text) <= _ASCII_FAST and text.isascii():
+                out.append(_U16.pack(len(text)))
+                out.append(_encode_str(text, "ascii"))
+            else:
+                _str(out, text, name)
         return
     for i, (is_str, is_i16, name) in enumerate(_FIELDS[t], 2):
         if is_str:
@@ -229,12 +251,18 @@ def _u32(obj: Any, what: str) -> int:
 
 def build_007(app_id: str, app_certificate: str, issue_ts: int, expire: int, salt: int,
               services: Sequence[tuple[Any, ...]]) -> str:
-    out: list[bytes] = []
-    _str(out, app_id, "app_id")
-    cert = _utf8(app_certificate, "app_certificate")
-    ts = _u32(issue_ts, "issue_ts")
-    ex = _u32(expire, "expire")
-    sl = _u32(salt, "salt")
+    if type(app_id) is str and len(app_id) <= _ASCII_FAST and app_id.isascii():
+        out = [_U16.pack(len(app_id)), _encode_str(app_id, "ascii")]
+    else:
+        out = []
+        _str(out, app_id, "app_id")
+    if type(app_certificate) is str and app_certificate.isascii():
+        cert = _encode_str(app_certificate, "ascii")
+    else:
+        cert = _utf8(app_certificate, "app_certificate")
+    ts = issue_ts if type(issue_ts) is int and 0 <= issue_ts <= U32 else _int(issue_ts, "issue_ts", 0, U32)
+    ex = expire if type(expire) is int and 0 <= expire <= U32 else _int(expire, "expire", 0, U32)
+    sl = salt if type(salt) is int and 0 <= salt <= U32 else _int(salt, "salt", 0, U32)
     svcs = _services(services)
     out.append(_HDR.pack(ts, ex, sl, len(svcs)))
     for t, svc in svcs:
