@@ -1,105 +1,86 @@
 #!/usr/bin/env python3
-"""Token build / parse / verify benchmark, both backends, one run.
+"""Token benchmark: the compiled core, the pure-Python core and Agora's own
+Python builder (``agoraiotools`` on PyPI), in one process, interleaved.
 
-    python benchmarks/bench_tokens.py [--quick] [--memory N] [--json]
+    python benchmarks/bench_tokens.py [--quick] [--rounds N] [--batch-ms MS] [--json]
 
-Prints the median time per call and calls/s for each operation on the
-compiled ("cython") and pure-Python ("python") backends, each backend
-measured in its own child process of this run, and a *floor* line: one
-``zlib.compress`` of the same RTC payload + three ``hmac.digest`` calls + one
-base64 encode, the primitives any implementation in Python must call.
-Then checks that resident memory stays flat over N builds (default 1,000,000).
+Every contender of every operation is timed in short batches, round-robin
+(the order rotates each round), many rounds: drift in the machine's speed
+(other jobs on a shared box, frequency changes) hits all contenders alike, so
+the ratios of the medians are stable where back-to-back runs were not. The
+public builders are timed (validation, salt, clock, core), with the core
+switched through ``agora_token._backend`` between batches.
 
-Numbers are medians of several repeats; the machine is shared, so compare
-the ratios printed, which are measured in the same run.
+The *floor* is what any implementation calling the primitives from Python
+pays for the same RTC token: one ``zlib.compress`` + three ``hmac.digest`` +
+one base64 encode, cycling through 256 real payloads (varying salts, as the
+builders produce).
+
+Needs ``pip install -e '.[bench]'`` for agoraiotools (skipped, with a note,
+when missing). Default run: about 1.5 minutes; ``--quick``: about 10 s.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import gc
 import hmac
+import itertools
 import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
-import timeit
+import time
+import warnings
 import zlib
+from types import ModuleType
 from typing import Any, Callable
 
+import agora_token as at
+from agora_token import _backend, _pack_py
+from agora_token.legacy import RtcTokenBuilder006
+
+try:
+    from agora_token import _pack
+except ImportError:  # pure-Python install
+    _pack = None
+
 APP_ID = "3edf87da6dc2bd9a148492b81d6e1f89"
-FLOOR = "floor: compress+3 hmac+b64, varying payloads"
-FLOOR_FIXED = "floor: same, one fixed payload"
 CERT = "62847AC1D94938AD0267CDF6A2D778CD"
+CHANNEL, UID = "test channel 01", 3025904354
+CORE_FUNCS = ("build_006", "build_007", "parse_006", "parse_007", "verify_006", "verify_007")
+
+#: (target, numerator, denominator, bound, "<=" | ">="): ratio = median(num) / median(den)
+TARGETS = [
+    ("compiled RTC build / floor", ("rtc build", "cython"), ("rtc build", "floor"), 0.80, "<="),
+    ("agoraiotools / pure-Python, RTC build", ("rtc build", "agoraiotools"), ("rtc build", "python"), 1.3, ">="),
+    ("agoraiotools / compiled, RTC build", ("rtc build", "agoraiotools"), ("rtc build", "cython"), 3.5, ">="),
+]
+INFO_RATIOS = [
+    ("pure-Python / compiled, RTC build", ("rtc build", "python"), ("rtc build", "cython")),
+    ("pure-Python / compiled, verify 007", ("verify 007", "python"), ("verify 007", "cython")),
+    ("pure-Python / compiled, parse 007", ("parse 007", "python"), ("parse 007", "cython")),
+    ("agoraiotools / compiled, RTM build", ("rtm build", "agoraiotools"), ("rtm build", "cython")),
+    ("agoraiotools / compiled, RTC build 006", ("rtc build 006", "agoraiotools"), ("rtc build 006", "cython")),
+]
 
 
-def rss_kib() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+def use_core(core: ModuleType) -> Callable[[], None]:
+    """A setup step pointing the library at ``core``."""
+    def setup() -> None:
+        for name in CORE_FUNCS:
+            setattr(_backend, name, getattr(core, name))
+    return setup
 
 
-def median_seconds(fn: Callable[[], Any], repeat: int, min_time: float) -> float:
-    timer = timeit.Timer(fn)
-    number, _ = timer.autorange()
-    number = max(number, int(number * min_time / 0.2))
-    runs = timer.repeat(repeat=repeat, number=number)
-    return statistics.median(runs) / number
-
-
-def cases() -> dict[str, Callable[[], Any]]:
-    import agora_token as at
-    from agora_token import legacy
-
-    rtc = at.RtcTokenBuilder.build_token_with_uid(APP_ID, CERT, "test channel 01", 3025904354, 1, 3600, 3600)
-    t006 = legacy.RtcTokenBuilder006.build_token_with_uid(APP_ID, CERT, "demo channel", 1760031827, 1, 1700003600)
-    B = at.RtcTokenBuilder
-    low = at.AccessToken(APP_ID, CERT, expire=3600)
-    svc = at.ServiceRtc("test channel 01", 3025904354)
-    for p in (1, 2, 3, 4):
-        svc.add_privilege(p, 3600)
-    low.add_service(svc)
-    return {
-        "rtc build (uid, publisher)": lambda: B.build_token_with_uid(APP_ID, CERT, "test channel 01", 3025904354, 1, 3600, 3600),
-        "rtc build (account)": lambda: B.build_token_with_user_account(APP_ID, CERT, "test channel 01", "alice@example.com", 2, 3600, 3600),
-        "rtc+rtm build": lambda: B.build_token_with_rtm(APP_ID, CERT, "test channel 01", "alice", 1, 3600, 3600),
-        "rtm build": lambda: at.RtmTokenBuilder.build_token(APP_ID, CERT, "alice", 3600),
-        "rtm build (stream channel)": lambda: at.RtmTokenBuilder.build_token(APP_ID, CERT, "alice", 3600, "ch"),
-        "chat user build": lambda: at.ChatTokenBuilder.build_user_token(APP_ID, CERT, "alice", 3600),
-        "chat app build": lambda: at.ChatTokenBuilder.build_app_token(APP_ID, CERT, 3600),
-        "fpa build": lambda: at.FpaTokenBuilder.build_token(APP_ID, CERT),
-        "apaas room-user build": lambda: at.ApaasTokenBuilder.build_room_user_token(APP_ID, CERT, "room", "stu", 1, 3600),
-        "AccessToken.build (fixed salt/ts: one payload)": low.build,
-        "parse 007": lambda: at.parse(rtc),
-        "verify 007": lambda: at.verify(rtc, CERT),
-        "rtc build 006": lambda: legacy.RtcTokenBuilder006.build_token_with_uid(APP_ID, CERT, "demo channel", 1760031827, 1, 1700003600),
-        "parse 006": lambda: at.parse(t006),
-        "verify 006": lambda: at.verify(t006, CERT, channel_name="demo channel", uid=1760031827),
-    }
-
-
-def floor_case(vary: bool) -> Callable[[], Any]:
-    """The unavoidable primitives for the RTC publisher token, called from Python:
-    one zlib.compress of the token payload, three hmac.digest, one base64 encode.
-
-    ``vary=True`` cycles through 256 real payloads with different salts, as
-    the builders produce (a fresh salt, hence a fresh signature, per token);
-    ``vary=False`` compresses one payload again and again, which lets the CPU's
-    branch predictors learn zlib's path and flatters the floor. Compare each
-    floor with the matching build.
-    """
-    import itertools
-
-    import agora_token as at
-
+def floor_case() -> Callable[[], Any]:
+    """zlib.compress + 3 hmac.digest + b64 of the RTC payload, 256 varying payloads."""
     items = []
-    for salt in range(1, 257 if vary else 2):
+    for salt in range(1, 257):
         tok = at.AccessToken(APP_ID, CERT, expire=3600, issue_ts=1_700_000_000, salt=salt * 7919)
-        svc = at.ServiceRtc("test channel 01", 3025904354)
+        svc = at.ServiceRtc(CHANNEL, UID)
         for p in (1, 2, 3, 4):
             svc.add_privilege(p, 3600)
         tok.add_service(svc)
@@ -107,9 +88,7 @@ def floor_case(vary: bool) -> Callable[[], Any]:
         items.append((payload[34 + 34:34 + 38], payload[34 + 42:34 + 46], payload[34:], payload))
     cert = CERT.encode()
     ring = itertools.cycle(items)
-    compress = zlib.compress
-    digest = hmac.digest
-    b64 = base64.b64encode
+    compress, digest, b64 = zlib.compress, hmac.digest, base64.b64encode
 
     def floor() -> Any:
         ts, salt, info, payload = next(ring)
@@ -120,83 +99,152 @@ def floor_case(vary: bool) -> Callable[[], Any]:
     return floor
 
 
-def child(repeat: int, min_time: float, memory: int) -> dict[str, Any]:
-    import agora_token as at
-
-    out: dict[str, Any] = {"backend": at.BACKEND, "ops": {}}
-    for name, fn in cases().items():
-        out["ops"][name] = median_seconds(fn, repeat, min_time)
-    out["ops"][FLOOR] = median_seconds(floor_case(True), repeat, min_time)
-    out["ops"][FLOOR_FIXED] = median_seconds(floor_case(False), repeat, min_time)
-    if memory:
-        build = cases()["rtc build (uid, publisher)"]
-        for _ in range(20000):  # warm up allocator and caches
-            build()
-        before = rss_kib()
-        for _ in range(memory):
-            build()
-        out["memory"] = {"builds": memory, "rss_before_kib": before, "rss_after_kib": rss_kib()}
-    return out
+def load_agoraiotools() -> ModuleType | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import agoraiotools
+    except ImportError:
+        return None
+    return agoraiotools
 
 
-def run_child(env_extra: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
-    env = dict(os.environ, **env_extra)
-    cmd = [sys.executable, __file__, "--child", "--repeat", str(args.repeat),
-           "--min-time", str(args.min_time), "--memory", str(args.memory)]
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
-    return json.loads(res.stdout)  # type: ignore[no-any-return]
+def check_same_structure(official: ModuleType) -> str:
+    """agoraiotools' RTC AccessToken2 parses to the same token as ours (salt and time aside)."""
+    theirs = at.parse(official.RtcTokenBuilder2.build_token_with_uid(APP_ID, CERT, CHANNEL, UID, 1, 3600, 3600))
+    ours = at.parse(at.RtcTokenBuilder.build_token_with_uid(APP_ID, CERT, CHANNEL, UID, 1, 3600, 3600))
+    assert isinstance(theirs, at.AccessToken) and isinstance(ours, at.AccessToken)
+    same = (theirs.app_id, theirs.expire, theirs.services) == (ours.app_id, ours.expire, ours.services)
+    if not same:
+        raise SystemExit(f"agoraiotools' RTC token differs in structure: {theirs!r} vs {ours!r}")
+    return f"same structure (app id, expire, services); salts {theirs.salt} / {ours.salt}, issue times differ"
+
+
+def contenders(official: ModuleType | None) -> dict[str, dict[str, tuple[Callable[[], None], Callable[[], Any]]]]:
+    """operation -> contender -> (setup, call)."""
+    noop: Callable[[], None] = lambda: None
+    B = at.RtcTokenBuilder
+    rtc = B.build_token_with_uid(APP_ID, CERT, CHANNEL, UID, 1, 3600, 3600)
+    cores = {"python": _pack_py} if _pack is None else {"cython": _pack, "python": _pack_py}
+    ops: dict[str, dict[str, tuple[Callable[[], None], Callable[[], Any]]]] = {
+        "rtc build": {}, "rtm build": {}, "rtc build 006": {}, "parse 007": {}, "verify 007": {}}
+    for name, core in cores.items():
+        setup = use_core(core)
+        ops["rtc build"][name] = (setup, lambda: B.build_token_with_uid(APP_ID, CERT, CHANNEL, UID, 1, 3600, 3600))
+        ops["rtm build"][name] = (setup, lambda: at.RtmTokenBuilder.build_token(APP_ID, CERT, "alice", 3600))
+        ops["rtc build 006"][name] = (setup, lambda: RtcTokenBuilder006.build_token_with_uid(
+            APP_ID, CERT, "demo channel", 1760031827, 1, 1700003600))
+        ops["parse 007"][name] = (setup, lambda: at.parse(rtc))
+        ops["verify 007"][name] = (setup, lambda: at.verify(rtc, CERT))
+    if official is not None:
+        ops["rtc build"]["agoraiotools"] = (noop, lambda: official.RtcTokenBuilder2.build_token_with_uid(
+            APP_ID, CERT, CHANNEL, UID, 1, 3600, 3600))
+        ops["rtm build"]["agoraiotools"] = (noop, lambda: official.RtmTokenBuilder2.build_token(
+            APP_ID, CERT, "alice", 3600))
+        ops["rtc build 006"]["agoraiotools"] = (noop, lambda: official.RtcTokenBuilder.buildTokenWithUid(
+            APP_ID, CERT, "demo channel", 1760031827, 1, 1700003600))
+    ops["rtc build"]["floor"] = (noop, floor_case())
+    return ops
+
+
+def calibrate(call: Callable[[], Any], batch_s: float) -> int:
+    n = 1
+    while True:
+        t = time.perf_counter()
+        for _ in range(n):
+            call()
+        if time.perf_counter() - t >= batch_s / 4:
+            return max(1, int(n * batch_s / (time.perf_counter() - t)))
+        n *= 2
+
+
+def run(ops: dict[str, dict[str, tuple[Callable[[], None], Callable[[], Any]]]], rounds: int,
+        batch_s: float) -> dict[str, dict[str, list[float]]]:
+    slots = [(op, name, setup, call) for op, by in ops.items() for name, (setup, call) in by.items()]
+    sizes = {}
+    for op, name, setup, call in slots:
+        setup()
+        call()  # warm up
+        sizes[op, name] = calibrate(call, batch_s)
+    samples: dict[str, dict[str, list[float]]] = {op: {name: [] for name in by} for op, by in ops.items()}
+    start = time.perf_counter()
+    step = max(1, rounds // 10)
+    for r in range(rounds):
+        shift = r % len(slots)
+        for op, name, setup, call in slots[shift:] + slots[:shift]:  # rotate the order every round
+            n = sizes[op, name]
+            setup()
+            gc.disable()
+            t = time.perf_counter()
+            for _ in range(n):
+                call()
+            elapsed = time.perf_counter() - t
+            gc.enable()
+            samples[op][name].append(elapsed / n)
+        if (r + 1) % step == 0 or r + 1 == rounds:
+            print(f"  round {r + 1}/{rounds}  ({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
+    use_core(_pack if _pack is not None else _pack_py)()
+    return samples
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--repeat", type=int, default=7)
-    ap.add_argument("--min-time", type=float, default=0.2, help="seconds per repeat (approx.)")
-    ap.add_argument("--memory", type=int, default=1_000_000, help="builds for the memory check (0: skip)")
-    ap.add_argument("--quick", action="store_true", help="repeat 3, 0.05 s, 100k-build memory check")
-    ap.add_argument("--json", action="store_true", help="print raw JSON results")
+    ap.add_argument("--rounds", type=int, default=400, help="interleaved rounds (default 400)")
+    ap.add_argument("--batch-ms", type=float, default=6.0, help="time per batch of calls (default 6 ms)")
+    ap.add_argument("--quick", action="store_true", help="40 rounds of 3 ms batches (about 10 s)")
+    ap.add_argument("--json", action="store_true", help="also print the medians and ratios as JSON")
     args = ap.parse_args()
     if args.quick:
-        args.repeat, args.min_time, args.memory = 3, 0.05, min(args.memory, 100_000)
-    if args.child:
-        print(json.dumps(child(args.repeat, args.min_time, args.memory)))
-        return 0
+        args.rounds, args.batch_ms = 40, 3.0
+    official = load_agoraiotools()
+    command = " ".join([os.path.basename(sys.executable), *sys.argv])
+    print(f"# agora-token {at.__version__} token benchmark: {command}")
+    print(f"# {platform.platform()}; {platform.machine()} {platform.processor() or ''}; "
+          f"{os.cpu_count()} CPUs; Python {platform.python_version()} ({platform.python_implementation()}); "
+          f"zlib {zlib.ZLIB_RUNTIME_VERSION}")
+    print(f"# compiled core: {'not built' if _pack is None else _pack.FEATURES}; "
+          f"agoraiotools: {getattr(official, '__version__', 'installed') if official else 'NOT INSTALLED (pip install -e .[bench])'}")
+    if official is not None:
+        print(f"# agoraiotools RTC AccessToken2 vs ours: {check_same_structure(official)}")
+    print(f"# {args.rounds} interleaved rounds, ~{args.batch_ms:g} ms per batch; medians of per-call times",
+          flush=True)
+    ops = contenders(official)
+    samples = run(ops, args.rounds, args.batch_ms / 1000)
+    med = {op: {name: statistics.median(ts) for name, ts in by.items()} for op, by in samples.items()}
 
-    results = {"cython": run_child({"AGORA_TOKEN_NO_EXTENSIONS": "0"}, args),
-               "python": run_child({"AGORA_TOKEN_NO_EXTENSIONS": "1"}, args)}
-    if results["cython"]["backend"] != "cython":
-        print("WARNING: the compiled extension is not built; 'cython' column is the fallback", file=sys.stderr)
-    if args.json:
-        print(json.dumps(results, indent=2))
-        return 0
+    names = ["cython", "python", "agoraiotools", "floor"]
+    print(f"\n| {'operation':<16} |" + "".join(f" {n + ' µs':>15} |" for n in names))
+    print(f"|{'-' * 18}|" + "".join(f"{'-' * 17}|" for _ in names))
+    for op, by in med.items():
+        cells = "".join(f" {by[n] * 1e6:>15.2f} |" if n in by else f" {'-':>15} |" for n in names)
+        print(f"| {op:<16} |{cells}")
 
-    c, p = results["cython"]["ops"], results["python"]["ops"]
-    print(f"# agora-token benchmark — Python {platform.python_version()}, {platform.machine()}, "
-          f"{os.cpu_count()} CPUs, {platform.processor() or platform.platform()}")
-    print(f"# median of {args.repeat} repeats; µs per call (calls/s)")
-    print(f"| {'operation':<52} | {'cython µs':>10} | {'cython /s':>10} | {'python µs':>10} | {'python /s':>10} | {'py/cy':>6} |")
-    print(f"|{'-' * 54}|{'-' * 12}|{'-' * 12}|{'-' * 12}|{'-' * 12}|{'-' * 8}|")
-    for name in c:
-        print(f"| {name:<52} | {c[name] * 1e6:>10.2f} | {1 / c[name]:>10,.0f} | {p[name] * 1e6:>10.2f} | "
-              f"{1 / p[name]:>10,.0f} | {p[name] / c[name]:>5.1f}x |")
-    # The floor is pure Python calling C primitives: take it from the child
-    # without the extension loaded, so nothing else shares its heap.
-    floor, floor_fixed = p[FLOOR], p[FLOOR_FIXED]
-    rtc = c["rtc build (uid, publisher)"]
+    def ratio(num: tuple[str, str], den: tuple[str, str]) -> float | None:
+        if num[1] not in med[num[0]] or den[1] not in med[den[0]]:
+            return None
+        return med[num[0]][num[1]] / med[den[0]][den[1]]
+
     print()
-    print(f"floor (varying payloads), µs:        {floor * 1e6:.2f}   (fixed payload: {floor_fixed * 1e6:.2f})")
-    print(f"compiled RTC build / floor:          {rtc / floor:.2f}  (target <= 0.80)")
-    print(f"compiled fixed-payload build / fixed floor: "
-          f"{c['AccessToken.build (fixed salt/ts: one payload)'] / floor_fixed:.2f}")
-    print(f"pure-Python / compiled, RTC build:   {p['rtc build (uid, publisher)'] / rtc:.1f}x  (target >= 2)")
-    print(f"pure-Python / compiled, verify 007:  {p['verify 007'] / c['verify 007']:.1f}x  (target >= 3)")
-    for name, r in results.items():
-        m = r.get("memory")
-        if m:
-            growth = (m["rss_after_kib"] - m["rss_before_kib"]) / m["rss_before_kib"] * 100
-            print(f"memory, {name}: {m['builds']:,} RTC builds: RSS {m['rss_before_kib']:,} KiB -> "
-                  f"{m['rss_after_kib']:,} KiB ({growth:+.1f} %)")
-    return 0
+    results: dict[str, Any] = {}
+    failed = False
+    for label, num, den, bound, op in TARGETS:
+        value = ratio(num, den)
+        results[label] = value
+        if value is None:
+            print(f"{label:<40} n/a")
+            continue
+        ok = value <= bound if op == "<=" else value >= bound
+        failed |= not ok
+        print(f"{label:<40} {value:6.2f}   target {op} {bound:g}   {'met' if ok else 'NOT MET'}")
+    for label, num, den in INFO_RATIOS:
+        value = ratio(num, den)
+        results[label] = value
+        if value is not None:
+            print(f"{label:<40} {value:6.2f}")
+    if args.json:
+        print(json.dumps({"medians_us": {op: {n: t * 1e6 for n, t in by.items()} for op, by in med.items()},
+                          "ratios": results}, indent=2))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
