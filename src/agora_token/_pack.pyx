@@ -33,6 +33,7 @@ import zlib as _zlib
 from . import _messages as _M
 from ._layout import LAYOUTS as _LAYOUTS
 from ._pack_py import map_keys as _map_keys, resource_list as _resource_list
+from .constants import I16_MAX, I16_MIN, U16_MAX, U32_MAX
 from .constants import MAX_PAYLOAD_BYTES as _MAX_PAYLOAD, MAX_TOKEN_LENGTH as _MAX_TOKEN
 from .errors import InvalidParameterError, InvalidTokenError
 
@@ -67,7 +68,10 @@ cdef enum:
     K_PERMS = 3
     U16 = 0xFFFF
 
-cdef int64_t U32 = 0xFFFFFFFF
+cdef int64_t U32 = U32_MAX
+cdef int64_t I16_LO = I16_MIN
+cdef int64_t I16_HI = I16_MAX
+assert U16 == U16_MAX  # the C enum above, for speed
 
 # The C copy of the service layout (``_layout.PACK_KINDS``): number of
 # fields and their kinds per service type 1..8. Exposed as LAYOUT below and
@@ -326,7 +330,7 @@ cdef int put_service(Buf* b, tuple svc, int stype) except -1:
         if kind == K_STR:
             put_str(b, svc[2 + k], _NAMES[stype][k])
         elif kind == K_I16:
-            role = as_int(svc[2 + k], -32768, 32767, _NAMES[stype][k])
+            role = as_int(svc[2 + k], I16_LO, I16_HI, _NAMES[stype][k])
             put_u16(b, <uint32_t>(<uint16_t>(<int16_t>role)))
         else:
             put_permissions(b, svc[2 + k])

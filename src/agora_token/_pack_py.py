@@ -41,7 +41,15 @@ from typing import Any
 
 from . import _messages as M
 from ._layout import I16, LAYOUTS, PACK_KINDS, PERMISSIONS
-from .constants import MAX_PAYLOAD_BYTES, MAX_STRING_BYTES, MAX_TOKEN_LENGTH
+from .constants import (
+    I16_MAX,
+    I16_MIN,
+    MAX_PAYLOAD_BYTES,
+    MAX_STRING_BYTES,
+    MAX_TOKEN_LENGTH,
+    U16_MAX,
+    U32_MAX,
+)
 from .errors import InvalidParameterError, InvalidTokenError
 
 BACKEND = "python"
@@ -67,8 +75,8 @@ _encode_str = str.encode  # not text.encode: a str subclass may override encode(
 _chain = itertools.chain.from_iterable
 _PRIVS_FAST = 16
 _PRIVS_N = [struct.Struct("<H" + "HI" * n) for n in range(_PRIVS_FAST + 1)]  # count + n pairs
-U16 = 0xFFFF
-U32 = 0xFFFFFFFF
+U16 = U16_MAX
+U32 = U32_MAX
 _ASCII_FAST = 1024  # an ASCII str this short packs as itself, no further checks needed
 
 # type -> ((is_str, is_i16, field name), ...) in packing order
@@ -231,7 +239,7 @@ def _pack_service(out: list[bytes], t: int, svc: tuple[Any, ...]) -> None:
         if is_str:
             _str(out, svc[i], name)
         elif is_i16:
-            out.append(_I16.pack(_int(svc[i], name, -0x8000, 0x7FFF)))
+            out.append(_I16.pack(_int(svc[i], name, I16_MIN, I16_MAX)))
         else:
             _perms(out, svc[i])
 

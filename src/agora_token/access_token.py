@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 
 from . import _backend
+from . import _messages as M
 from . import _validate as v
 from ._salt import new_salt
+from .constants import U16_MAX
 from .errors import InvalidParameterError
 from .services import Service, service_from_tuple
 
@@ -41,8 +43,8 @@ class AccessToken:
     def add_service(self, service: Service) -> AccessToken:
         if not isinstance(service, Service):
             raise InvalidParameterError(f"add_service() takes a Service, got {type(service).__name__}")
-        if len(self.services) >= 0xFFFF:
-            raise InvalidParameterError("a token holds at most 65535 services")
+        if len(self.services) >= U16_MAX:
+            raise InvalidParameterError(M.TOO_MANY_SERVICES)
         self.services.append(service)
         return self
 
