@@ -189,7 +189,7 @@ def run(ops: dict[str, dict[str, tuple[Callable[[], None], Callable[[], Any]]]],
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rounds", type=int, default=400, help="interleaved rounds (default 400)")
+    ap.add_argument("--rounds", type=int, default=800, help="interleaved rounds (default 800)")
     ap.add_argument("--batch-ms", type=float, default=6.0, help="time per batch of calls (default 6 ms)")
     ap.add_argument("--quick", action="store_true", help="40 rounds of 3 ms batches (about 10 s)")
     ap.add_argument("--json", action="store_true", help="also print the medians and ratios as JSON")
