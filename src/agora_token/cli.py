@@ -171,9 +171,9 @@ def render_text(desc: TokenDescription, signature: dict[str, Any], now: float) -
         lines.append("    privileges")
         if not svc.privileges:
             lines.append("      (none)")
-        pw = max((len(f"{p.label} ({p.id})") for p in svc.privileges), default=0)
-        for p in svc.privileges:
-            label = f"{p.label} ({p.id})"
+        labels = [f"{p.name or f'privilege{p.id}'} ({p.id})" for p in svc.privileges]
+        pw = max(map(len, labels), default=0)
+        for p, label in zip(svc.privileges, labels):
             if desc.version == "006":
                 when = "never expires" if p.expires_at is None else (
                     f"until {utc_text(p.expires_at)} ({relative_expiry(p.expires_at, now)})")
