@@ -2,7 +2,7 @@
 """Token benchmark: the compiled core, the pure-Python core and Agora's own
 Python builder (``agoraiotools`` on PyPI), in one process, interleaved.
 
-    python benchmarks/bench_tokens.py [--quick] [--rounds N] [--batch-ms MS] [--json]
+    python -m benchmarks.bench_tokens [--quick] [--rounds N] [--batch-ms MS] [--json]
 
 Every contender of every operation is timed in short batches, round-robin
 (the order rotates each round), many rounds: drift in the machine's speed
@@ -41,14 +41,14 @@ from typing import Any, Callable
 import agora_token as at
 from agora_token import _backend, _pack_py
 from agora_token.legacy import RtcTokenBuilder006
+from tests.support.credentials import APP_CERTIFICATE, APP_ID
 
 try:
     from agora_token import _pack
 except ImportError:  # pure-Python install
     _pack = None
 
-APP_ID = "3edf87da6dc2bd9a148492b81d6e1f89"
-CERT = "62847AC1D94938AD0267CDF6A2D778CD"
+CERT = APP_CERTIFICATE
 CHANNEL, UID = "test channel 01", 3025904354
 CORE_FUNCS = ("build_006", "build_007", "parse_006", "parse_007", "verify_006", "verify_007")
 
@@ -122,7 +122,9 @@ def check_same_structure(official: ModuleType) -> str:
 
 def contenders(official: ModuleType | None) -> dict[str, dict[str, tuple[Callable[[], None], Callable[[], Any]]]]:
     """operation -> contender -> (setup, call)."""
-    noop: Callable[[], None] = lambda: None
+    def noop() -> None:
+        return None
+
     B = at.RtcTokenBuilder
     rtc = B.build_token_with_uid(APP_ID, CERT, CHANNEL, UID, 1, 3600, 3600)
     cores = {"python": _pack_py} if _pack is None else {"cython": _pack, "python": _pack_py}
@@ -202,8 +204,9 @@ def main() -> int:
     print(f"# {platform.platform()}; {platform.machine()} {platform.processor() or ''}; "
           f"{os.cpu_count()} CPUs; Python {platform.python_version()} ({platform.python_implementation()}); "
           f"zlib {zlib.ZLIB_RUNTIME_VERSION}")
-    print(f"# compiled core: {'not built' if _pack is None else _pack.FEATURES}; "
-          f"agoraiotools: {getattr(official, '__version__', 'installed') if official else 'NOT INSTALLED (pip install -e .[bench])'}")
+    official_text = (getattr(official, "__version__", "installed") if official
+                     else "NOT INSTALLED (pip install -e .[bench])")
+    print(f"# compiled core: {'not built' if _pack is None else _pack.FEATURES}; agoraiotools: {official_text}")
     if official is not None:
         print(f"# agoraiotools RTC AccessToken2 vs ours: {check_same_structure(official)}")
     print(f"# {args.rounds} interleaved rounds, ~{args.batch_ms:g} ms per batch; medians of per-call times",

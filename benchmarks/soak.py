@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Load/soak benchmark (not a test): mixed traffic against a real
-``python -m server`` with API-key auth and a per-caller rate limit on.
+``agora-token-server`` with API-key auth and a per-caller rate limit on.
 
-    .venv/bin/python benchmarks/soak.py                 # 60 s, 1 worker, 32 connections
-    .venv/bin/python benchmarks/soak.py --duration 300 --workers 2
+    .venv/bin/python -m benchmarks.soak                 # 60 s, 1 worker, 32 connections
+    .venv/bin/python -m benchmarks.soak --duration 300 --workers 2
 
 Traffic mix (seeded, so runs are comparable): token requests on every route
 (``POST /getToken`` rtc/rtm/chat, the deprecated GET routes) from 100
@@ -24,11 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,18 +33,13 @@ from pathlib import Path
 from typing import Any, Optional
 
 import aiohttp
+from agora_token_server.testing import LiveServer
+
+from tests.support.credentials import APP_CERTIFICATE, APP_ID
 
 ROOT = Path(__file__).resolve().parents[1]
-APP_ID = "970CA35de60c44645bbae8a215061b33"
-APP_CERTIFICATE = "5CFd2fd1755d40ecb72977518be15d3b"
 KEYS = [f"soak-key-{i:03d}-0123456789abcdef" for i in range(101)]
 HOT_KEY = KEYS[0]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def rss_kib(pid: int) -> int:
@@ -134,7 +125,8 @@ async def scraper(session: aiohttp.ClientSession, base: str, deadline: float, st
     return last
 
 
-async def drive(base: str, seconds: float, concurrency: int, seed: int) -> tuple[Counter[int], Counter[str], list[str], str]:
+async def drive(base: str, seconds: float, concurrency: int,
+                seed: int) -> tuple[Counter[int], Counter[str], list[str], str]:
     statuses: Counter[int] = Counter()
     kinds: Counter[str] = Counter()
     failures: list[str] = []
@@ -161,43 +153,22 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    work = tempfile.mkdtemp(prefix="soak-")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTH_")}
-    env.update({"APP_ID": APP_ID, "APP_CERTIFICATE": APP_CERTIFICATE, "AUTH_API_KEYS": ",".join(KEYS),
-                "RATE_LIMIT": args.rate_limit, "PYTHONPATH": str(ROOT)})
-    for var in ("CORS_ALLOW_ORIGIN", "METRICS_TOKEN", "MAX_EXPIRE", "CHANNEL_PATTERN", "PROMETHEUS_MULTIPROC_DIR"):
-        env.pop(var, None)
-    log = open(os.path.join(work, "server.log"), "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port),
-                             "--workers", str(args.workers)], cwd=work, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    work = Path(tempfile.mkdtemp(prefix="soak-"))
+    env = {"APP_ID": APP_ID, "APP_CERTIFICATE": APP_CERTIFICATE, "AUTH_API_KEYS": ",".join(KEYS),
+           "RATE_LIMIT": args.rate_limit}
+    server = LiveServer(work, env, ("--workers", str(args.workers)))
     try:
-        for _ in range(300):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None:
-                    raise SystemExit(f"server exited: see {log.name}")
-                time.sleep(0.1)
-        time.sleep(1.0)
-        rss_idle = rss_kib(proc.pid)
+        server.wait_ready(workers=args.workers)
+        base = server.url
+        rss_idle = rss_kib(server.proc.pid)
         asyncio.run(drive(base, args.warmup, args.concurrency, args.seed + 10_000))
-        rss_start = rss_kib(proc.pid)
+        rss_start = rss_kib(server.proc.pid)
         t0 = time.monotonic()
         statuses, kinds, failures, metrics = asyncio.run(drive(base, args.duration, args.concurrency, args.seed))
         elapsed = time.monotonic() - t0
-        rss_end = rss_kib(proc.pid)
+        rss_end = rss_kib(server.proc.pid)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            code = proc.wait()
-        log.close()
+        code = server.stop()
 
     total = sum(statuses.values())
     fivexx = sum(n for s, n in statuses.items() if s >= 500 or s == 0)

@@ -59,7 +59,8 @@ class Check:
             func, args = make()
             results[name] = outcome(getattr(core, func), *args)
         if results["cython"] != results["python"]:
-            self.diffs.append(f"{label}: {func}: cython {results['cython']!r:.300} != python {results['python']!r:.300}")
+            self.diffs.append(f"{label}: {func}: cython {results['cython']!r:.300} "
+                              f"!= python {results['python']!r:.300}")
         elif results["python"][0] == "ok":
             self.ok += 1
         return results["python"]
@@ -78,7 +79,9 @@ def random_privileges(rng: random.Random) -> dict[int, int]:
 def random_service(rng: random.Random) -> tuple[Any, ...]:
     t = rng.randrange(1, 9)
     p = random_privileges(rng)
-    s = lambda: random_text(rng, rng.choice([0, 1, 5, 64, 300]))
+    def s() -> str:
+        return random_text(rng, rng.choice([0, 1, 5, 64, 300]))
+
     if t in (1, 3, 6):
         return (t, p, s(), rng.choice([s(), "", str(rng.randrange(2**32))]))
     if t in (2, 5):

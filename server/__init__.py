@@ -1,7 +1,8 @@
 """Agora token web service (aiohttp): a drop-in, faster replacement for the
-original Go token service. Run it with ``python -m server``; build the app in
-code with :func:`server.app.create_app` and :func:`server.config.load_settings`."""
+original Go token service. Installed as ``agora_token_server`` with the
+``agora-token-server`` command (``python -m server`` in a checkout); in code:
+``create_app(load_settings())`` from ``.app`` and ``.config``."""
+
+from agora_token import __version__
 
 __all__ = ["__version__"]
-
-__version__ = "0.1.0"

@@ -1,4 +1,5 @@
-"""``python -m server [--host HOST] [--port PORT] [--workers N] [--demo]``
+"""``agora-token-server`` (or ``python -m server`` in a checkout):
+``[--host HOST] [--port PORT] [--workers N] [--demo]``.
 
 Exit codes: 0 after a graceful shutdown (SIGINT/SIGTERM), 2 for a
 configuration error (one line on stderr naming the variable), 1 when the
@@ -13,23 +14,24 @@ import logging
 import os
 import secrets
 import sys
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from .config import ConfigError, Settings, load_settings, read_environment
 
 log = logging.getLogger("server")
 
-_EPILOG = """\
+PROG = "agora-token-server"
+_EPILOG = f"""\
 examples:
-  APP_ID=... APP_CERTIFICATE=... python -m server          # port from SERVER_PORT / PORT / 8080
-  python -m server --port 9000 --workers 2                 # 2 processes sharing the port
-  python -m server --demo                                  # throw-away credentials, for trying it out
+  APP_ID=... APP_CERTIFICATE=... {PROG}        # port from SERVER_PORT / PORT / 8080
+  {PROG} --port 9000 --workers 2             # 2 processes sharing the port
+  {PROG} --demo                              # throw-away credentials, for trying it out
 """
 
 
 def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m server", epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog=PROG, epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Agora token web service (drop-in replacement for the original Go service). "
                     "Configuration comes from the environment and a .env file in the working directory.")
     p.add_argument("--host", help="listening address (default: $HOST or 0.0.0.0)")
@@ -38,6 +40,7 @@ def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                    help="worker processes sharing the port with SO_REUSEPORT (default 1)")
     p.add_argument("--demo", action="store_true",
                    help="generate random credentials (tokens will NOT be accepted by Agora)")
+    p.add_argument("--version", action="store_true", help="print the version and the token core, then exit")
     args = p.parse_args(argv)
     if args.port is not None and not 0 <= args.port <= 65535:
         p.error("--port must be in 0..65535")
@@ -46,23 +49,13 @@ def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     return args
 
 
-def _configure_logging() -> None:
-    if logging.getLogger().handlers:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-
-
 def build_settings(args: argparse.Namespace) -> Settings:
     env = read_environment()
     if args.demo:
         env["APP_ID"] = secrets.token_hex(16)
         env["APP_CERTIFICATE"] = secrets.token_hex(16)
     settings = load_settings(env, dotenv_path=None)
-    changes: dict = {}
+    changes: dict[str, Any] = {}
     if args.demo:
         changes["demo"] = True
     if args.host:
@@ -83,37 +76,45 @@ def _demo_banner(settings: Settings) -> None:
         log.warning(line)
 
 
+def version_text() -> str:
+    import agora_token
+
+    return f"{PROG} {agora_token.__version__} (agora_token backend: {agora_token.BACKEND})"
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parse_args(argv)
+    if args.version:
+        print(version_text())
+        return 0
     try:
         settings = build_settings(args)
-    except Exception as exc:  # noqa: BLE001 - one clear line, never a traceback
-        if isinstance(exc, ConfigError) or getattr(exc, "variable", None):
-            print(f"configuration error: {exc}", file=sys.stderr)
-            return 2
-        raise
-    _configure_logging()
+    except ConfigError as exc:  # one clear line, never a traceback
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
 
     from . import runner
+    from .accesslog import flush_all
     from .app import startup_warnings
+    from .connections import raise_open_file_limit
+    from .logs import configure_logging
 
+    configure_logging(settings.logs.format, settings.secrets, before_emit=flush_all)
     if settings.demo:
         _demo_banner(settings)
     for warning in startup_warnings(settings):
         log.warning(warning)
-    parser = runner.http_parser_kind()
-    if parser == "C":
+    if runner.http_parser_kind() == "C":
         log.info("aiohttp HTTP parser: C (llhttp); event loop: %s", runner.loop_kind())
     else:
         log.warning("aiohttp HTTP parser: pure Python (slow): the C extension is missing or "
                     "AIOHTTP_NO_EXTENSIONS is set; event loop: %s", runner.loop_kind())
-    import agora_token
-
-    log.info("agora_token backend: %s", agora_token.BACKEND)
+    log.info("%s; pid %d; open-file limit %d", version_text(), os.getpid(), raise_open_file_limit())
+    log.info("auth %s; rate limit %s; max expire %s; channel pattern %s", settings.auth.describe(),
+             settings.rate_limit.describe(),
+             f"{settings.policy.max_expire} s" if settings.policy.max_expire is not None else "none",
+             "on" if settings.policy.channel_pattern is not None else "off")
     if args.workers > 1:
-        from .metrics import prepare_multiprocess
-
-        prepare_multiprocess()  # shared PROMETHEUS_MULTIPROC_DIR for the workers, removed at exit
         return runner.supervise(settings, args.workers)
     return runner.run_worker(settings)
 

@@ -1,24 +1,8 @@
-"""Service configuration: environment variables and an optional ``.env`` file.
-
-Real environment variables win over ``.env``. Every setting is validated once,
-at start-up; request handlers never re-validate credentials.
-
-==================  =========================================================
-variable            meaning (default)
-==================  =========================================================
-APP_ID              Agora app id, 32 hex digits (required)
-APP_CERTIFICATE     Agora app certificate, 32 hex digits (required, secret)
-SERVER_PORT         listening port (else PORT, as set by PaaS hosts, else 8080)
-HOST                listening address (0.0.0.0)
-CORS_ALLOW_ORIGIN   ``*`` or comma-separated exact origins (empty: none)
-==================  =========================================================
-
-Extending: add a field with a default to :class:`Settings` and fill it in
-:func:`load_settings` (``env`` holds the merged environment, so a feature
-module can also parse its own variables from ``settings.env``). Raise
-:class:`ConfigError` for a bad value; its message names the variable and must
-never contain a secret. ``python -m server`` turns it into one line on stderr
-and exit code 2.
+"""The service's settings: read once at start-up from the environment and an
+optional ``.env`` file (real environment variables win), validated, and kept
+in one frozen :class:`Settings`. Each feature parses its own variables in its
+own module; this module puts them together. Every variable is listed in
+:data:`VARIABLES` (the docs and the tests check against it).
 """
 
 from __future__ import annotations
@@ -26,27 +10,46 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Mapping, MutableMapping, Optional, Tuple
+from typing import Mapping, MutableMapping, Optional
 
-from .policy import ConfigError  # one ConfigError class for every settings module
 from .auth import AuthSettings, parse_auth_settings
-from .logs import parse_log_format
+from .connections import ConnectionSettings, parse_connection_settings
+from .env import ConfigError, env_str
+from .logs import LogSettings, parse_log_settings
+from .metrics import MetricsSettings, parse_metrics_settings
+from .overload import OverloadSettings, parse_overload_settings
 from .policy import PolicySettings, parse_policy_settings
 from .ratelimit import RateLimitSettings, parse_ratelimit_settings
 
-__all__ = ["ConfigError", "Settings", "load_settings", "DEFAULT_PORT", "DEFAULT_MAX_BODY_BYTES"]
+__all__ = ["ConfigError", "DEFAULT_PORT", "Settings", "VARIABLES", "load_settings", "read_environment"]
 
 DEFAULT_PORT = 8080
 DEFAULT_HOST = "0.0.0.0"
 #: request bodies larger than this are refused with 413 (a token request is < 1 KiB)
-DEFAULT_MAX_BODY_BYTES = 4096
+MAX_BODY_BYTES = 4096
+
+#: every environment variable the service reads
+VARIABLES = (
+    "APP_ID", "APP_CERTIFICATE", "SERVER_PORT", "PORT", "HOST", "CORS_ALLOW_ORIGIN",
+    "AUTH_API_KEYS", "AUTH_API_KEYS_FILE", "AUTH_JWT_SECRET", "AUTH_JWT_PUBLIC_KEY",
+    "AUTH_JWT_PUBLIC_KEY_FILE", "AUTH_JWKS_URL", "AUTH_JWT_AUDIENCE", "AUTH_JWT_ISSUER",
+    "AUTH_JWT_LEEWAY", "AUTH_JWT_ALLOW_ANY_UID", "AUTH_JWKS_CACHE_TTL", "AUTH_JWKS_TIMEOUT",
+    "AUTH_JWKS_MIN_REFRESH",
+    "MAX_EXPIRE", "CHANNEL_PATTERN",
+    "RATE_LIMIT", "RATE_LIMIT_STORAGE", "RATE_LIMIT_KEY_PREFIX", "RATE_LIMIT_ON_STORAGE_ERROR",
+    "RATE_LIMIT_STORAGE_TIMEOUT", "TRUST_PROXY",
+    "LOG_FORMAT", "ACCESS_LOG",
+    "METRICS_TOKEN", "PROMETHEUS_MULTIPROC_DIR",
+    "HTTP_HEADER_TIMEOUT", "HTTP_BODY_TIMEOUT", "HTTP_KEEPALIVE_TIMEOUT", "HTTP_MAX_CONNECTIONS",
+    "SHUTDOWN_GRACE", "MAX_INFLIGHT", "TEST_HOLD_FILE",
+)
 
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Validated settings. ``app_certificate`` is never shown by ``repr``."""
+    """Validated settings. Secrets are never shown by ``repr``."""
 
     app_id: str
     app_certificate: str = field(repr=False)
@@ -55,31 +58,27 @@ class Settings:
     #: CORS: ``*`` anywhere in CORS_ALLOW_ORIGIN allows every origin
     cors_allow_all: bool = False
     #: CORS: the exact allowed origins (when not ``cors_allow_all``)
-    cors_origins: Tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()
     #: running with throw-away credentials (``--demo``)
     demo: bool = False
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    #: the merged environment (.env overlaid by the real environment), for
-    #: feature modules that parse their own variables
-    env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
-    # --- other features add their fields below (with defaults) ---
-    #: caller authentication (AUTH_*), see server/auth.py
+    max_body_bytes: int = MAX_BODY_BYTES
     auth: AuthSettings = field(default_factory=AuthSettings)
-    #: MAX_EXPIRE / CHANNEL_PATTERN, see server/policy.py
     policy: PolicySettings = field(default_factory=PolicySettings)
-    #: RATE_LIMIT / TRUST_PROXY, see server/ratelimit.py
     rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
-    #: LOG_FORMAT: "text" or "json"
-    log_format: str = "text"
+    logs: LogSettings = field(default_factory=LogSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    connections: ConnectionSettings = field(default_factory=ConnectionSettings)
+    overload: OverloadSettings = field(default_factory=OverloadSettings)
 
-
-def _get(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name)
-    return value.strip() if value else ""
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every configured secret value, whatever its source (masked in logs)."""
+        return (self.app_certificate, *self.auth.secrets, *self.metrics.secrets,
+                *self.rate_limit.secrets)
 
 
 def _credential(env: Mapping[str, str], name: str, secret: bool) -> str:
-    value = _get(env, name)
+    value = env_str(env, name)
     if not value:
         raise ConfigError(name, "is not set; set it in the environment or in .env "
                                 "(32 hexadecimal digits from the Agora console)")
@@ -93,7 +92,7 @@ def _credential(env: Mapping[str, str], name: str, secret: bool) -> str:
 
 def _port(env: Mapping[str, str]) -> int:
     for name in ("SERVER_PORT", "PORT"):
-        raw = _get(env, name)
+        raw = env_str(env, name)
         if raw:
             if not (raw.isascii() and raw.isdigit()) or not 0 <= int(raw) <= 65535:
                 raise ConfigError(name, f"must be a port number in 0..65535, got {raw[:32]!r}")
@@ -102,16 +101,14 @@ def _port(env: Mapping[str, str]) -> int:
 
 
 def _cors(env: Mapping[str, str]) -> tuple[bool, tuple[str, ...]]:
-    raw = _get(env, "CORS_ALLOW_ORIGIN")
     origins = []
-    for part in raw.split(","):
+    for part in env_str(env, "CORS_ALLOW_ORIGIN").split(","):
         part = part.strip()
         if not part:
             continue
         if part == "*":
             return True, ()
-        # an Origin header never ends with "/" ("https://a.example")
-        origins.append(part.rstrip("/"))
+        origins.append(part.rstrip("/"))  # an Origin header never ends with "/"
     return False, tuple(dict.fromkeys(origins))
 
 
@@ -133,20 +130,19 @@ def load_settings(environ: Optional[Mapping[str, str]] = None,
     """Read and validate the settings; raise :class:`ConfigError` (one line,
     naming the variable, never a secret value) when something is wrong."""
     env = read_environment(environ, dotenv_path)
-    app_id = _credential(env, "APP_ID", secret=False)
-    cert = _credential(env, "APP_CERTIFICATE", secret=True)
     allow_all, origins = _cors(env)
-    host = _get(env, "HOST") or DEFAULT_HOST
     return Settings(
-        app_id=app_id,
-        app_certificate=cert,
+        app_id=_credential(env, "APP_ID", secret=False),
+        app_certificate=_credential(env, "APP_CERTIFICATE", secret=True),
         port=_port(env),
-        host=host,
+        host=env_str(env, "HOST") or DEFAULT_HOST,
         cors_allow_all=allow_all,
         cors_origins=origins,
-        env=env,
         auth=parse_auth_settings(env),
         policy=parse_policy_settings(env),
         rate_limit=parse_ratelimit_settings(env),
-        log_format=parse_log_format(env),
+        logs=parse_log_settings(env),
+        metrics=parse_metrics_settings(env),
+        connections=parse_connection_settings(env),
+        overload=parse_overload_settings(env),
     )

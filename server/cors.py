@@ -1,74 +1,64 @@
-"""CORS: aiohttp-cors for preflights and ``Access-Control-Allow-Origin`` on
-registered routes, plus the spec's extra rules, which :mod:`server.middleware`
-applies:
+"""CORS, as the spec has it, in the request pipeline (no second mechanism):
 
-* a request whose ``Origin`` is not allowed gets ``403 {"error": "Origin not allowed"}``;
-* a request without ``Origin`` is served (``Origin`` only means something for browsers);
-* allowed requests get ``Access-Control-Allow-Methods`` and ``-Headers`` with
-  the fixed lists below; a preflight answers ``204``.
+* a request whose ``Origin`` is allowed (``CORS_ALLOW_ORIGIN``: ``*`` or exact
+  origins) gets ``Access-Control-Allow-Origin: <origin>``, the fixed
+  ``Access-Control-Allow-Methods`` / ``-Headers`` lists and
+  ``Access-Control-Expose-Headers``, on every response (errors and redirects
+  included, so a page can read them);
+* every ``OPTIONS`` from an allowed origin is a ``204`` preflight with those
+  lists, whatever it asks about (the browser enforces the lists);
+* a request whose ``Origin`` is not allowed gets ``403 {"error": "Origin not
+  allowed"}`` and no token; a request without ``Origin`` is served.
 
-Extending: append header names to ``app[CORS_POLICY].allow_headers`` (e.g.
-``Authorization``) in a feature's setup function; :func:`setup_cors` (run last
-by ``create_app``) freezes the lists and enables CORS on every route.
+aiohttp-cors is not used: of these rules it can express only
+``Allow-Origin``/``Expose-Headers`` on registered routes, which the pipeline
+must do anyway for 404s and redirects; configured as well it would apply the
+same rule twice and cost a signal handler on every response.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import FrozenSet, List
+from dataclasses import dataclass
 
-import aiohttp_cors
 from aiohttp import web
 
 from .config import Settings
+from .responses import NO_CACHE_HEADERS
 
-__all__ = ["CORS_POLICY", "CorsPolicy", "setup_cors"]
+__all__ = ["CorsPolicy"]
+
+ALLOW_METHODS = ("GET", "POST", "OPTIONS")
+ALLOW_HEADERS = ("Origin", "Content-Type")
+#: added when caller authentication is on
+AUTH_HEADERS = ("Authorization", "X-API-Key")
+#: response headers a page may read (request id for support tickets,
+#: Retry-After on 429 and 503)
+EXPOSE_HEADERS = ("X-Request-ID", "Retry-After")
 
 
-@dataclass
+@dataclass(frozen=True)
 class CorsPolicy:
     allow_all: bool
-    origins: FrozenSet[str]
-    allow_methods: List[str] = field(default_factory=lambda: ["GET", "POST", "OPTIONS"])
-    allow_headers: List[str] = field(default_factory=lambda: ["Origin", "Content-Type"])
-    #: response headers a browser page may read (request id for support
-    #: tickets, Retry-After on 429)
-    expose_headers: List[str] = field(default_factory=lambda: ["X-Request-ID", "Retry-After"])
-    #: header values, computed by :func:`setup_cors`
-    methods_value: str = ""
-    headers_value: str = ""
-    #: resources on which aiohttp-cors handles CORS (it sets Allow-Origin there)
-    cors_resources: set = field(default_factory=set)
+    origins: frozenset[str]
+    allow_headers: tuple[str, ...] = ALLOW_HEADERS
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "CorsPolicy":
-        return cls(allow_all=settings.cors_allow_all, origins=frozenset(settings.cors_origins))
+        headers = ALLOW_HEADERS + (AUTH_HEADERS if settings.auth.enabled else ())
+        return cls(settings.cors_allow_all, frozenset(settings.cors_origins), headers)
 
     def allows(self, origin: str) -> bool:
         return self.allow_all or origin in self.origins
 
+    def headers_for(self, origin: str) -> dict[str, str]:
+        """The CORS headers of a response to an allowed ``origin``."""
+        return {
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Methods": ", ".join(ALLOW_METHODS),
+            "Access-Control-Allow-Headers": ", ".join(self.allow_headers),
+            "Access-Control-Expose-Headers": ", ".join(EXPOSE_HEADERS),
+            "Vary": "Origin",
+        }
 
-CORS_POLICY = web.AppKey("cors_policy", CorsPolicy)
-
-
-def setup_cors(app: web.Application) -> None:
-    """Enable aiohttp-cors on every resource registered so far. Call last."""
-    policy = app[CORS_POLICY]
-    policy.methods_value = ", ".join(dict.fromkeys(policy.allow_methods))
-    policy.headers_value = ", ".join(dict.fromkeys(policy.allow_headers))
-    options = aiohttp_cors.ResourceOptions(
-        allow_credentials=False,
-        allow_headers=tuple(policy.allow_headers),
-        expose_headers=tuple(policy.expose_headers),
-        allow_methods=tuple(m for m in policy.allow_methods if m != "OPTIONS"),
-    )
-    if policy.allow_all:
-        defaults = {"*": options}
-    else:
-        defaults = {origin: options for origin in sorted(policy.origins)}
-    cors = aiohttp_cors.setup(app, defaults=defaults)
-    for resource in list(app.router.resources()):
-        if any(route.method == "OPTIONS" for route in resource):
-            continue  # the resource answers OPTIONS itself
-        cors.add(resource)
-        policy.cors_resources.add(resource)
+    def preflight(self, origin: str) -> web.Response:
+        return web.Response(status=204, headers={**self.headers_for(origin), **NO_CACHE_HEADERS})

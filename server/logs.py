@@ -1,21 +1,16 @@
-"""Structured logging (``LOG_FORMAT=json``), request ids and a redaction net.
+"""Logging: text or JSON lines on stderr (``LOG_FORMAT``), and a masking net
+under every logger, aiohttp's own included.
 
-``LOG_FORMAT``: ``text`` (default) or ``json``. In JSON mode every log record
-is one JSON object on one line::
+:class:`SecretMasker` replaces every configured secret, whatever its source
+(the app certificate, API keys from ``AUTH_API_KEYS`` or the keys file, the
+JWT secret, ``METRICS_TOKEN``, a Redis password), and anything shaped like an
+Agora token, a JWT or a bearer credential, with ``[redacted]``. It is applied
+to every record by the one root handler (:func:`configure_logging`) and to
+every access-log line (:mod:`server.accesslog`), whose buffered lines that
+handler flushes first, so lines keep their order.
 
-    {"time": "2025-01-01T12:00:00.123Z", "level": "INFO", "logger": "server.access",
-     "message": "POST /getToken 200", "request_id": "...", "method": "POST",
-     "route": "/getToken", "status": 200, "duration_ms": 1.23, "caller": "key:1a2b3c4d5e6f"}
-
-Request fields come from the ``extra=`` of the access-log call. What is never
-logged: API keys, JWTs, app certificates, tokens, query strings, request or
-response bodies. As a safety net, :class:`RedactingFilter` masks any
-configured secret and anything shaped like an Agora token or a bearer
-credential that reaches a log message anyway.
-
-``X-Request-ID``: a client-supplied id of 1..128 characters from
-``[A-Za-z0-9._:@/+=-]`` is kept; anything else is replaced by a fresh random
-id. The id is echoed in the ``X-Request-ID`` response header.
+:class:`LogThrottle` caps repetitive client-caused lines (malformed
+requests, aborted uploads) at a few per interval plus one summary line.
 """
 
 from __future__ import annotations
@@ -23,109 +18,96 @@ from __future__ import annotations
 import json
 import logging
 import re
-import secrets
 import sys
 import time
-from typing import Any, Iterable, Mapping, Optional
+from dataclasses import dataclass
+from typing import IO, Any, Callable, Iterable, Mapping, Optional
 
-from .policy import ConfigError, env_str
+from .env import env_choice, env_flag
 
 __all__ = [
     "JsonFormatter",
-    "RedactingFilter",
-    "CALLER_ID_KEY",
-    "REQUEST_FIELDS",
-    "REQUEST_ID_KEY",
-    "apply_log_settings",
+    "LogSettings",
+    "LogThrottle",
+    "MASKER",
+    "SecretMasker",
     "configure_logging",
-    "request_log_fields",
-    "new_request_id",
-    "parse_log_format",
-    "request_id_from",
+    "parse_log_settings",
 ]
 
-REQUEST_ID_HEADER = "X-Request-ID"
-
-
-def request_key(name: str, t: type) -> Any:
-    """A typed ``web.RequestKey`` (aiohttp >= 3.13), else the plain name."""
-    from aiohttp import web
-
-    cls = getattr(web, "RequestKey", None)
-    return cls(name, t) if cls is not None else name
-
-
-#: request storage keys read by the access logger
-REQUEST_ID_KEY = request_key("agora_token.request_id", str)
-CALLER_ID_KEY = request_key("agora_token.caller_id", str)
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
-#: the ``extra=`` keys copied into JSON log lines (in this order)
-REQUEST_FIELDS = ("request_id", "method", "route", "path", "status", "duration_ms", "caller", "remote")
-
-
-def parse_log_format(env: Mapping[str, str]) -> str:
-    value = env_str(env, "LOG_FORMAT").lower() or "text"
-    if value not in ("text", "json"):
-        raise ConfigError("LOG_FORMAT", "must be text or json")
-    return value
-
-
-def new_request_id() -> str:
-    return secrets.token_hex(16)
-
-
-def request_id_from(headers: Mapping[str, str]) -> str:
-    """The client's ``X-Request-ID`` when it is well-formed, else a new one."""
-    value = headers.get(REQUEST_ID_HEADER)
-    if value is not None and _REQUEST_ID.fullmatch(value):
-        return value
-    return new_request_id()
-
-
-def request_log_fields(request: Any) -> dict[str, Any]:
-    """Extra access-log fields: request id, route template and caller id
-    (``key:<fingerprint>`` / ``jwt:<sub>``; absent for anonymous callers)."""
-    fields: dict[str, Any] = {}
-    try:
-        rid = request.get(REQUEST_ID_KEY)
-        if rid is not None:
-            fields["request_id"] = rid
-        caller = request.get(CALLER_ID_KEY)
-        if caller is not None:
-            fields["caller"] = caller
-        match_info = request.match_info
-        resource = match_info.route.resource
-        if resource is not None and getattr(match_info, "http_exception", None) is None:
-            fields["route"] = resource.canonical
-    except Exception:  # noqa: BLE001 - logging must never fail a request
-        pass
-    return fields
-
-
-# --------------------------------------------------------------------------- redaction
+REDACTED = "[redacted]"
+#: secrets shorter than this are not masked (they would mask ordinary words)
+MIN_MASKED_LENGTH = 8
+#: up to this many secrets are searched one by one; more use a prefix index
+_LINEAR_SECRETS = 32
+#: fields of a JSON line, in this order, after time/level/logger/message
+JSON_FIELDS = ("request_id", "method", "route", "path", "status", "duration_ms", "caller", "remote")
 
 # 007 + base64, or 006 + 32 hex app id + base64: long enough to never hit ordinary words
-_TOKEN_SHAPE = re.compile(r"\b00[67][A-Za-z0-9+/]{24,}={0,2}")
+_TOKEN_SHAPE = re.compile(r"00[67][A-Za-z0-9+/]{24,}={0,2}")
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s,;\"']+")
-_JWT_SHAPE = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+_JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 
 
-class RedactingFilter(logging.Filter):
-    """Masks configured secrets and token/JWT/bearer-shaped strings in the
-    final message (a last line of defence; nothing should log them)."""
+@dataclass(frozen=True)
+class LogSettings:
+    format: str = "text"  # LOG_FORMAT: text | json
+    access_log: bool = True  # ACCESS_LOG: one line per request
+
+
+def parse_log_settings(env: Mapping[str, str]) -> LogSettings:
+    return LogSettings(env_choice(env, "LOG_FORMAT", ("text", "json"), "text"),
+                       env_flag(env, "ACCESS_LOG", True))
+
+
+class SecretMasker:
+    """Masks configured secrets and token/JWT/bearer-shaped text."""
 
     def __init__(self, secrets_: Iterable[str] = ()) -> None:
-        super().__init__()
+        self._linear: list[str] = []
+        self._index: dict[str, list[str]] = {}
         self.set_secrets(secrets_)
 
     def set_secrets(self, secrets_: Iterable[str]) -> None:
-        # longest first so that a secret containing another is masked whole
-        self._secrets = sorted({s for s in secrets_ if s and len(s) >= 8}, key=len, reverse=True)
+        # longest first, so that a secret containing another is masked whole
+        ordered = sorted({s for s in secrets_ if s and len(s) >= MIN_MASKED_LENGTH}, key=len, reverse=True)
+        self._linear, self._index = [], {}
+        if len(ordered) <= _LINEAR_SECRETS:
+            self._linear = ordered
+        else:
+            for s in ordered:
+                self._index.setdefault(s[:MIN_MASKED_LENGTH], []).append(s)
 
-    def redact(self, text: str) -> str:
-        for s in self._secrets:
+    def _mask_indexed(self, text: str) -> str:
+        index = self._index
+        n = MIN_MASKED_LENGTH
+        i, out, last = 0, [], 0
+        end = len(text) - n
+        while i <= end:
+            candidates = index.get(text[i:i + n])
+            if candidates is not None:
+                for s in candidates:
+                    if text.startswith(s, i):
+                        out.append(text[last:i])
+                        out.append(REDACTED)
+                        i += len(s)
+                        last = i
+                        break
+                else:
+                    i += 1
+            else:
+                i += 1
+        if not out:
+            return text
+        out.append(text[last:])
+        return "".join(out)
+
+    def mask(self, text: str) -> str:
+        for s in self._linear:
             if s in text:
-                text = text.replace(s, "[redacted]")
+                text = text.replace(s, REDACTED)
+        if self._index and len(text) >= MIN_MASKED_LENGTH:
+            text = self._mask_indexed(text)
         if "00" in text:
             text = _TOKEN_SHAPE.sub("[redacted-token]", text)
         if "eyJ" in text:
@@ -134,40 +116,45 @@ class RedactingFilter(logging.Filter):
             text = _BEARER.sub(r"\1[redacted]", text)
         return text
 
+
+#: the process's masker (secrets are set once at start-up by configure_logging)
+MASKER = SecretMasker()
+
+
+class MaskingFilter(logging.Filter):
+    """Applies :data:`MASKER` to a record's final message and traceback."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a broken format string must not kill logging
             return True
-        clean = self.redact(message)
+        clean = MASKER.mask(message)
         if clean != message:
             record.msg, record.args = clean, None
-        for key in ("path", "route"):  # structured fields that carry client text
-            value = record.__dict__.get(key)
-            if isinstance(value, str):
-                record.__dict__[key] = self.redact(value)
         if record.exc_info and not record.exc_text:
-            # render the traceback now so that it is redacted too
-            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
-        elif record.exc_text:
-            record.exc_text = self.redact(record.exc_text)
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = MASKER.mask(record.exc_text)
         return True
 
 
-# --------------------------------------------------------------------------- formatting
+def utc_stamp(t: float) -> str:
+    """``2025-01-01T12:00:00.123Z``."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line."""
 
     def format(self, record: logging.LogRecord) -> str:
-        t = record.created
         out: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z",
+            "time": utc_stamp(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key in REQUEST_FIELDS:
+        for key in JSON_FIELDS:
             value = record.__dict__.get(key)
             if value is not None:
                 out[key] = value
@@ -178,53 +165,62 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-_installed: Optional[logging.Handler] = None
-REDACTOR = RedactingFilter()
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def configure_logging(fmt: str = "text", level: int = logging.INFO,
-                      secrets_: Iterable[str] = (), stream: Any = None) -> logging.Handler:
-    """Install one root handler (replacing the one this function installed
-    before) in the given format, with the redaction filter attached."""
-    global _installed
-    REDACTOR.set_secrets(secrets_)
-    handler = logging.StreamHandler(stream or sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(REDACTOR)
+class ServiceHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The root handler: masks every record and writes buffered access-log
+    lines first, so that the output keeps its order."""
+
+    def __init__(self, stream: IO[str], before_emit: Optional[Callable[[], None]] = None) -> None:
+        super().__init__(stream)
+        self.before_emit = before_emit
+        self.addFilter(MaskingFilter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.before_emit is not None:
+            self.before_emit()
+        super().emit(record)
+
+
+def configure_logging(fmt: str = "text", secrets_: Iterable[str] = (), *, stream: Optional[IO[str]] = None,
+                      before_emit: Optional[Callable[[], None]] = None,
+                      level: int = logging.INFO) -> ServiceHandler:
+    """Install the one root handler (replacing one installed before) with the
+    masking filter and the format; aiohttp's loggers propagate to it."""
+    MASKER.set_secrets(secrets_)
+    handler = ServiceHandler(stream or sys.stderr, before_emit)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
-    if _installed is not None:
-        root.removeHandler(_installed)
+    for old in list(root.handlers):
+        if isinstance(old, ServiceHandler):
+            root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    _installed = handler
     return handler
 
 
-def secrets_from_env(env: Mapping[str, str]) -> list[str]:
-    """The secret values configured in ``env`` (to mask if they ever reach a log)."""
-    out = []
-    for name in ("APP_CERTIFICATE", "AUTH_JWT_SECRET", "METRICS_TOKEN"):
-        value = (env.get(name) or "").strip()
-        if value:
-            out.append(value)
-    out.extend(k.strip() for k in (env.get("AUTH_API_KEYS") or "").split(",") if k.strip())
-    return out
+class LogThrottle:
+    """At most ``limit`` lines per ``interval`` seconds; the rest are counted
+    and reported by the next line allowed through."""
 
+    def __init__(self, limit: int = 5, interval: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.interval = interval
+        self.clock = clock
+        self._window = -1.0
+        self._count = 0
+        self.suppressed = 0
 
-def apply_log_settings(log_format: str, env: Mapping[str, str], *, api_keys: Iterable[str] = ()) -> None:
-    """Switch the root logger's existing handlers to ``log_format`` and attach
-    the redaction filter (secrets from ``env``). Installs a stderr handler
-    first if there is none. Idempotent."""
-    REDACTOR.set_secrets([*secrets_from_env(env), *api_keys])
-    root = logging.getLogger()
-    if not root.handlers:
-        configure_logging(log_format, secrets_=REDACTOR._secrets)
-        return
-    for handler in root.handlers:
-        if log_format == "json" and not isinstance(handler.formatter, JsonFormatter):
-            handler.setFormatter(JsonFormatter())
-        if REDACTOR not in handler.filters:
-            handler.addFilter(REDACTOR)
+    def allow(self) -> Optional[int]:
+        """None to drop this line; else the number of lines dropped since the
+        last one allowed (0 usually)."""
+        now = self.clock()
+        if now - self._window >= self.interval:
+            self._window, self._count = now, 0
+        if self._count >= self.limit:
+            self.suppressed += 1
+            return None
+        self._count += 1
+        dropped, self.suppressed = self.suppressed, 0
+        return dropped

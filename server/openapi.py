@@ -11,10 +11,7 @@ import copy
 import json
 from typing import Any, Optional
 
-try:
-    from agora_token import __version__ as _VERSION
-except Exception:  # pragma: no cover
-    _VERSION = "0"
+from agora_token import __version__ as _VERSION
 
 U32_MAX = 4294967295
 JSON = "application/json"
@@ -460,11 +457,3 @@ async def openapi_handler(request: Any) -> Any:
     from aiohttp import web
 
     return web.Response(body=spec_bytes(), content_type="application/json", charset="utf-8")
-
-
-def setup(app: Any) -> None:
-    """Add ``GET /openapi.json`` and ``GET /docs`` to an aiohttp app."""
-    from .docs_page import docs_handler
-
-    app.router.add_get("/openapi.json", openapi_handler, allow_head=False)
-    app.router.add_get("/docs", docs_handler, allow_head=False)

@@ -33,7 +33,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Sequence
 
-from .policy import ConfigError, env_str
+from .env import ConfigError, env_str
 
 __all__ = [
     "DEFAULT_MAX_ENTRIES",
@@ -68,6 +68,10 @@ class RateLimitSettings:
     @property
     def enabled(self) -> bool:
         return self.limit is not None
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return ()
 
     def describe(self) -> str:
         if self.limit is None:

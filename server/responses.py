@@ -1,4 +1,6 @@
-"""Small, fast JSON response helpers shared by the handlers and middlewares."""
+"""JSON response helpers. Every response they build already carries the
+no-cache headers the spec requires, so the request pipeline adds them only
+to responses built elsewhere."""
 
 from __future__ import annotations
 
@@ -7,19 +9,23 @@ from typing import Any, Mapping, Optional
 
 from aiohttp import web
 
-__all__ = ["IssueDenied", "json_response", "json_error", "token_body"]
+__all__ = ["IssueDenied", "NO_CACHE_HEADERS", "json_bytes", "json_error", "json_response", "token_body",
+           "token_response"]
 
-_JSON = "application/json; charset=utf-8"
-_JSON_HEADERS = {"Content-Type": _JSON}
+NO_CACHE_HEADERS = {
+    "Cache-Control": "private, no-cache, no-store, must-revalidate",
+    "Expires": "-1",
+    "Pragma": "no-cache",
+}
+_JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8", **NO_CACHE_HEADERS}
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
 
 
-def json_response(data: Any, status: int = 200,
-                  headers: Optional[Mapping[str, str]] = None) -> web.Response:
-    resp = web.Response(body=_dumps(data).encode("utf-8"), status=status, headers=_JSON_HEADERS)
+def json_response(data: Any, status: int = 200, headers: Optional[Mapping[str, str]] = None) -> web.Response:
     if headers:
-        resp.headers.update(headers)
-    return resp
+        return web.Response(body=_dumps(data).encode("utf-8"), status=status,
+                            headers={**_JSON_HEADERS, **headers})
+    return web.Response(body=_dumps(data).encode("utf-8"), status=status, headers=_JSON_HEADERS)
 
 
 def json_error(status: int, message: str, headers: Optional[Mapping[str, str]] = None) -> web.Response:
@@ -27,23 +33,32 @@ def json_error(status: int, message: str, headers: Optional[Mapping[str, str]] =
     return json_response({"error": message}, status, headers)
 
 
-def token_body(key: str, token: str) -> web.Response:
-    """``{"<key>": "<token>"}``. Tokens are ``00[67]`` + base64: nothing to escape."""
-    return web.Response(body=b'{"%s": "%s"}' % (key.encode(), token.encode("ascii")),
-                        headers=_JSON_HEADERS)
+def json_bytes(body: bytes, status: int = 200) -> web.Response:
+    """A response whose JSON body is already encoded."""
+    return web.Response(body=body, status=status, headers=_JSON_HEADERS)
+
+
+def token_body(*pairs: tuple[str, str]) -> web.Response:
+    """``{"<key>": "<token>", ...}``. Tokens are ``00[67]`` + base64 and keys
+    are fixed names: nothing to escape."""
+    body = ", ".join('"%s": "%s"' % pair for pair in pairs)
+    return web.Response(body=("{" + body + "}").encode("ascii"), headers=_JSON_HEADERS)
+
+
+def token_response(key: str, token: str) -> web.Response:
+    """``{"<key>": "<token>"}`` (one token: the common case, built directly)."""
+    return web.Response(body=b'{"%s": "%s"}' % (key.encode(), token.encode()), headers=_JSON_HEADERS)
 
 
 class IssueDenied(Exception):
-    """Raised by an issuing hook (see ``server/app.py``) to refuse a token.
+    """A token the policy or the caller's claims refuse. The handler answers
+    ``status`` in its route's error style; ``headers`` (e.g.
+    ``WWW-Authenticate``) are added to the response."""
 
-    The handler answers ``status`` with a JSON body in the style of the route:
-    ``{"error": message}`` on ``POST /getToken``; ``{"status": status,
-    "message": message}`` (400) or ``{"status": status, "error": message}``
-    (other statuses) on the deprecated GET routes. ``headers`` (for example
-    ``WWW-Authenticate`` or ``Retry-After``) are added to the response."""
-
-    def __init__(self, status: int, message: str, headers: Optional[Mapping[str, str]] = None) -> None:
+    def __init__(self, status: int, message: str, headers: Optional[Mapping[str, str]] = None,
+                 reason: str = "policy") -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = dict(headers or {})
+        self.reason = reason

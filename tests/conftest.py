@@ -38,7 +38,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     expected = expected_backend()
-    if expected and agora_token.BACKEND != expected:
+    if expected and expected != agora_token.BACKEND:
         raise pytest.UsageError(
             f"expected the {expected!r} backend but {agora_token.BACKEND!r} is active "
             "(did the extension fail to build?)")

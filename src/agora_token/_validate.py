@@ -144,9 +144,6 @@ def parse_uid(text: str, name: str = "uid") -> int | None:
     return None
 
 
-# The name server/routes.py imports today; remove once it uses agora_token.parse_uid.
-parse_uid_text = parse_uid
-
 
 def check_006_channel_uid(channel_name: str, uid: str) -> None:
     """A 006 token signs its channel name and uid: together at most

@@ -152,7 +152,8 @@ class RtmTokenBuilder006:
     @staticmethod
     def build_token(app_id: str, app_certificate: str, user_account: str, role: int,
                     privilege_expired_ts: int) -> str:
-        token = AccessToken006(app_id, app_certificate, v.check_account(user_account, "user_account", required=True), "")
+        account = v.check_account(user_account, "user_account", required=True)
+        token = AccessToken006(app_id, app_certificate, account, "")
         token.add_privilege(Privileges.RTM_LOGIN, privilege_expired_ts)
         return token.build()
 

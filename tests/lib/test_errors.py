@@ -84,7 +84,7 @@ def test_bad_parameters_raise(call: Callable[[], Any]) -> None:
 
 def test_oversized_token_refused() -> None:
     token = at.AccessToken(APP_ID, CERT)
-    for i in range(3):
+    for _ in range(3):
         token.add_service(at.ServiceRtm("x" * 30000))
     with pytest.raises(InvalidParameterError, match="larger|bytes"):
         token.build()

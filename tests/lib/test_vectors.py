@@ -61,7 +61,7 @@ def build_vector(v: dict[str, Any]) -> str:
 
 
 def same_zlib(meta: dict[str, Any]) -> bool:
-    return zlib.ZLIB_RUNTIME_VERSION == meta.get("zlib_version")
+    return meta.get("zlib_version") == zlib.ZLIB_RUNTIME_VERSION
 
 
 def test_vector_files_are_complete(vectors007: list[dict[str, Any]], vectors006: list[dict[str, Any]]) -> None:

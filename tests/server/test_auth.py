@@ -1,25 +1,27 @@
-"""Unit tests for server.auth: settings parsing, API keys, JWTs (HS256, RS256,
-ES256), claims and authorisation decisions."""
+"""Unit tests for authentication and authorisation: settings parsing, API
+keys, JWTs (HS256, RS256, ES256), claims and authorisation decisions."""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import Any
+from typing import Any, Mapping
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-from server.auth import (
-    AuthError,
+from agora_token_server.auth import (
     Authenticator,
+    AuthError,
     Caller,
     authorize,
+    jwt_caller_id,
     key_fingerprint,
     parse_auth_settings,
 )
-from server.policy import ConfigError, TokenRequest
+from agora_token_server.env import ConfigError
+from agora_token_server.policy import TokenRequest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 KEY1 = "k1-" + "a" * 30
 KEY2 = "k2-" + "b" * 30
@@ -60,12 +62,16 @@ def auth_for(env: dict[str, str]) -> Authenticator:
     return Authenticator(parse_auth_settings(env))
 
 
+def authenticate(a: Authenticator, headers: Mapping[str, str]) -> Caller:
+    return asyncio.run(a.authenticate(headers))
+
+
 # --------------------------------------------------------------------------- settings
 
 def test_no_settings_means_auth_off() -> None:
     s = parse_auth_settings({})
     assert not s.enabled and s.describe() == "off"
-    caller = Authenticator(s).authenticate({})
+    caller = authenticate(Authenticator(s), {})
     assert caller.kind == "anonymous" and not caller.restricted
 
 
@@ -146,7 +152,7 @@ def test_public_key_algorithms(rsa_key: Any, ec_key: Any, tmp_path: Any) -> None
     {"X-API-Key": KEY2},
 ])
 def test_api_key_accepted(headers: dict[str, str]) -> None:
-    caller = auth_for({"AUTH_API_KEYS": f"{KEY1},{KEY2}"}).authenticate(headers)
+    caller = authenticate(auth_for({"AUTH_API_KEYS": f"{KEY1},{KEY2}"}), headers)
     assert caller.kind == "key" and not caller.restricted
     assert caller.id == key_fingerprint(KEY2)
     assert caller.id.startswith("key:") and len(caller.id) == 16
@@ -170,7 +176,7 @@ def test_fingerprints_differ_per_key() -> None:
 ])
 def test_api_key_rejected(headers: dict[str, str], missing: bool) -> None:
     with pytest.raises(AuthError) as info:
-        auth_for({"AUTH_API_KEYS": KEY1}).authenticate(headers)
+        authenticate(auth_for({"AUTH_API_KEYS": KEY1}), headers)
     err = info.value
     assert err.status == 401
     assert err.www_authenticate.startswith("Bearer")
@@ -179,7 +185,7 @@ def test_api_key_rejected(headers: dict[str, str], missing: bool) -> None:
 
 
 def test_every_key_is_compared(monkeypatch: pytest.MonkeyPatch) -> None:
-    import server.auth as mod
+    import agora_token_server.auth as mod
 
     calls: list[int] = []
     real = mod.hmac.compare_digest
@@ -191,7 +197,7 @@ def test_every_key_is_compared(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(mod.hmac, "compare_digest", counting)
     keys = [f"key-{i:02d}-" + "z" * 20 for i in range(5)]
     a = auth_for({"AUTH_API_KEYS": ",".join(keys)})
-    a.authenticate({"X-API-Key": keys[0]})  # first key matches: still compares all 5
+    authenticate(a, {"X-API-Key": keys[0]})  # first key matches: still compares all 5
     assert len(calls) == 5
 
 
@@ -199,9 +205,9 @@ def test_every_key_is_compared(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_hs256_jwt_accepted_with_claims() -> None:
     token = jwt.encode(claims(channels=["room-*", "lobby"], role="subscriber"), SECRET, algorithm="HS256")
-    caller = auth_for({"AUTH_JWT_SECRET": SECRET}).authenticate(bearer(token))
+    caller = authenticate(auth_for({"AUTH_JWT_SECRET": SECRET}), bearer(token))
     assert caller == Caller(id="jwt:42", kind="jwt", sub="42", channels=("room-*", "lobby"),
-                            role="subscriber")
+                            subscriber_only=True)
     assert caller.restricted
 
 
@@ -209,14 +215,14 @@ def test_rs256_and_es256_jwt_accepted(rsa_key: Any, ec_key: Any) -> None:
     for key, alg in ((rsa_key, "RS256"), (ec_key, "ES256")):
         a = auth_for({"AUTH_JWT_PUBLIC_KEY": _pem_public(key)})
         token = jwt.encode(claims(sub="alice"), key, algorithm=alg)
-        assert a.authenticate(bearer(token)).id == "jwt:alice"
+        assert authenticate(a, bearer(token)).id == "jwt:alice"
 
 
 def test_audience_and_issuer() -> None:
     env = {"AUTH_JWT_SECRET": SECRET, "AUTH_JWT_AUDIENCE": "agora-token", "AUTH_JWT_ISSUER": "https://idp"}
     a = auth_for(env)
     good = jwt.encode(claims(aud="agora-token", iss="https://idp"), SECRET, algorithm="HS256")
-    assert a.authenticate(bearer(good)).sub == "42"
+    assert authenticate(a, bearer(good)).sub == "42"
     for bad, fragment in (
         (claims(aud="other", iss="https://idp"), "audience"),
         (claims(iss="https://idp"), "aud"),
@@ -224,24 +230,24 @@ def test_audience_and_issuer() -> None:
         (claims(aud="agora-token"), "iss"),
     ):
         with pytest.raises(AuthError, match=fragment):
-            a.authenticate(bearer(jwt.encode(bad, SECRET, algorithm="HS256")))
+            authenticate(a, bearer(jwt.encode(bad, SECRET, algorithm="HS256")))
 
 
 def test_token_with_audience_refused_when_none_configured() -> None:
     token = jwt.encode(claims(aud="someone-else"), SECRET, algorithm="HS256")
     with pytest.raises(AuthError):
-        auth_for({"AUTH_JWT_SECRET": SECRET}).authenticate(bearer(token))
+        authenticate(auth_for({"AUTH_JWT_SECRET": SECRET}), bearer(token))
 
 
 def test_expired_and_leeway() -> None:
     a = auth_for({"AUTH_JWT_SECRET": SECRET})
     now = int(time.time())
     with pytest.raises(AuthError, match="expired"):
-        a.authenticate(bearer(jwt.encode(claims(exp=now - 120), SECRET, algorithm="HS256")))
+        authenticate(a, bearer(jwt.encode(claims(exp=now - 120), SECRET, algorithm="HS256")))
     # within the 30 s leeway (with a wide margin so the test is not timing-sensitive)
-    assert a.authenticate(bearer(jwt.encode(claims(exp=now - 5), SECRET, algorithm="HS256"))).sub == "42"
+    assert authenticate(a, bearer(jwt.encode(claims(exp=now - 5), SECRET, algorithm="HS256"))).sub == "42"
     with pytest.raises(AuthError, match="not valid yet"):
-        a.authenticate(bearer(jwt.encode(claims(nbf=now + 600), SECRET, algorithm="HS256")))
+        authenticate(a, bearer(jwt.encode(claims(nbf=now + 600), SECRET, algorithm="HS256")))
 
 
 @pytest.mark.parametrize("missing", ["exp", "sub"])
@@ -249,20 +255,20 @@ def test_required_claims(missing: str) -> None:
     c = claims()
     del c[missing]
     with pytest.raises(AuthError, match=missing):
-        auth_for({"AUTH_JWT_SECRET": SECRET}).authenticate(bearer(jwt.encode(c, SECRET, algorithm="HS256")))
+        authenticate(auth_for({"AUTH_JWT_SECRET": SECRET}), bearer(jwt.encode(c, SECRET, algorithm="HS256")))
 
 
 def test_wrong_secret_rejected() -> None:
     token = jwt.encode(claims(), "t" * 40, algorithm="HS256")
     with pytest.raises(AuthError, match="signature"):
-        auth_for({"AUTH_JWT_SECRET": SECRET}).authenticate(bearer(token))
+        authenticate(auth_for({"AUTH_JWT_SECRET": SECRET}), bearer(token))
 
 
 def test_alg_none_rejected(rsa_key: Any) -> None:
     token = jwt.encode(claims(), None, algorithm="none")
     for env in ({"AUTH_JWT_SECRET": SECRET}, {"AUTH_JWT_PUBLIC_KEY": _pem_public(rsa_key)}):
         with pytest.raises(AuthError):
-            auth_for(env).authenticate(bearer(token))
+            authenticate(auth_for(env), bearer(token))
 
 
 def test_hs256_token_signed_with_public_key_rejected(rsa_key: Any) -> None:
@@ -282,16 +288,16 @@ def test_hs256_token_signed_with_public_key_rejected(rsa_key: Any) -> None:
     sig = hmac.new(pem.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
     token = f"{header}.{payload}.{b64(sig)}"
     with pytest.raises(AuthError, match="algorithm"):
-        auth_for({"AUTH_JWT_PUBLIC_KEY": pem}).authenticate(bearer(token))
+        authenticate(auth_for({"AUTH_JWT_PUBLIC_KEY": pem}), bearer(token))
 
 
 def test_rs256_token_against_other_key_and_es_against_rs(rsa_key: Any, ec_key: Any) -> None:
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     a = auth_for({"AUTH_JWT_PUBLIC_KEY": _pem_public(rsa_key)})
     with pytest.raises(AuthError, match="signature"):
-        a.authenticate(bearer(jwt.encode(claims(), other, algorithm="RS256")))
+        authenticate(a, bearer(jwt.encode(claims(), other, algorithm="RS256")))
     with pytest.raises(AuthError, match="algorithm"):
-        a.authenticate(bearer(jwt.encode(claims(), ec_key, algorithm="ES256")))
+        authenticate(a, bearer(jwt.encode(claims(), ec_key, algorithm="ES256")))
 
 
 @pytest.mark.parametrize("garbage", [
@@ -300,7 +306,7 @@ def test_rs256_token_against_other_key_and_es_against_rs(rsa_key: Any, ec_key: A
 ])
 def test_garbage_bearer_is_401(garbage: str) -> None:
     with pytest.raises(AuthError):
-        auth_for({"AUTH_JWT_SECRET": SECRET}).authenticate(bearer(garbage))
+        authenticate(auth_for({"AUTH_JWT_SECRET": SECRET}), bearer(garbage))
 
 
 @pytest.mark.parametrize("bad", [
@@ -310,36 +316,58 @@ def test_garbage_bearer_is_401(garbage: str) -> None:
 def test_bad_claim_shapes(bad: dict[str, Any]) -> None:
     token = jwt.encode(claims(**bad), SECRET, algorithm="HS256")
     with pytest.raises(AuthError):
-        auth_for({"AUTH_JWT_SECRET": SECRET}).authenticate(bearer(token))
+        authenticate(auth_for({"AUTH_JWT_SECRET": SECRET}), bearer(token))
 
 
-def test_unprintable_sub_gets_hashed_id() -> None:
+def test_unprintable_sub_gets_a_printable_id() -> None:
     token = jwt.encode(claims(sub="bob smith\n"), SECRET, algorithm="HS256")
-    caller = auth_for({"AUTH_JWT_SECRET": SECRET}).authenticate(bearer(token))
-    assert caller.sub == "bob smith\n" and caller.id.startswith("jwt:~") and "\n" not in caller.id
+    caller = authenticate(auth_for({"AUTH_JWT_SECRET": SECRET}), bearer(token))
+    assert caller.sub == "bob smith\n" and caller.id == "jwt:bob%20smith%0A"
+
+
+@pytest.mark.parametrize("a, b", [
+    ("~0123456789abcdef", "bob\n"),  # the old hashed form could collide with a plain sub
+    ("bob%0A", "bob\n"), ("a b", "a%20b"), ("x\"y", "x%22y"), ("é", "%C3%A9"), ("a\\b", "a%5Cb"),
+])
+def test_caller_ids_never_collide(a: str, b: str) -> None:
+    assert jwt_caller_id(a) != jwt_caller_id(b)
+    for sub in (a, b):
+        assert jwt_caller_id(sub).isprintable() and " " not in jwt_caller_id(sub)
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import settings as hsettings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@hsettings(max_examples=500, deadline=None)
+@given(a=st.text(max_size=40), b=st.text(max_size=40))
+def test_caller_id_is_injective(a: str, b: str) -> None:
+    if a != b:
+        assert jwt_caller_id(a) != jwt_caller_id(b)
 
 
 def test_both_modes_either_accepted() -> None:
     a = auth_for({"AUTH_API_KEYS": KEY1, "AUTH_JWT_SECRET": SECRET})
-    assert a.authenticate(bearer(KEY1)).kind == "key"
-    assert a.authenticate({"X-API-Key": KEY1}).kind == "key"
+    assert authenticate(a, bearer(KEY1)).kind == "key"
+    assert authenticate(a, {"X-API-Key": KEY1}).kind == "key"
     token = jwt.encode(claims(), SECRET, algorithm="HS256")
-    assert a.authenticate(bearer(token)).kind == "jwt"
+    assert authenticate(a, bearer(token)).kind == "jwt"
     with pytest.raises(AuthError):  # X-API-Key never carries a JWT
-        a.authenticate({"X-API-Key": token})
+        authenticate(a, {"X-API-Key": token})
     with pytest.raises(AuthError, match="neither"):
-        a.authenticate(bearer("no-such-key-0123456789"))
+        authenticate(a, bearer("no-such-key-0123456789"))
 
 
 def test_api_keys_only_does_not_accept_jwt() -> None:
     token = jwt.encode(claims(), SECRET, algorithm="HS256")
     with pytest.raises(AuthError, match="API key"):
-        auth_for({"AUTH_API_KEYS": KEY1}).authenticate(bearer(token))
+        authenticate(auth_for({"AUTH_API_KEYS": KEY1}), bearer(token))
 
 
 # --------------------------------------------------------------------------- authorisation
 
-JWT_CALLER = Caller(id="jwt:42", kind="jwt", sub="42", channels=("room-*", "lobby"), role="subscriber")
+JWT_CALLER = Caller(id="jwt:42", kind="jwt", sub="42", channels=("room-*", "lobby"), subscriber_only=True)
 KEY_CALLER = Caller(id="key:abc", kind="key")
 
 
@@ -375,21 +403,42 @@ def test_jwt_caller_forbidden(req: TokenRequest, fragment: str) -> None:
     assert authorize(KEY_CALLER, req) is None  # API keys are trusted
 
 
-def test_numeric_sub_matches_normalised_uid_and_account_sub() -> None:
-    c = Caller(id="jwt:007", kind="jwt", sub="007")
-    assert authorize(c, TokenRequest("rtc", "x", 7, (), True, 60)) is None
+def test_only_the_canonical_sub_matches_a_numeric_uid() -> None:
+    seven = Caller(id="jwt:7", kind="jwt", sub="7")
+    assert authorize(seven, TokenRequest("rtc", "x", 7, (), True, 60)) is None
+    for sub in ("07", "007", "7.0", " 7", "+7"):
+        c = Caller(id=jwt_caller_id(sub), kind="jwt", sub=sub)
+        v = authorize(c, TokenRequest("rtc", "x", 7, (), True, 60))
+        assert v is not None and v.status == 403 and "uid" in v.message
     acct = Caller(id="jwt:alice", kind="jwt", sub="alice")
     assert authorize(acct, TokenRequest("rtc", "x", "alice", (), True, 60)) is None
-    assert authorize(acct, TokenRequest("rtc", "x", 0, (), True, 60)) is not None
-    any_user = Caller(id="jwt:0", kind="jwt", sub="0")
-    assert authorize(any_user, TokenRequest("rtc", "x", 0, (), True, 60)) is None
     # no channels claim: any channel; no role claim: publisher allowed
     assert authorize(acct, TokenRequest("rtc", "anything", "alice", (), True, 60)) is None
 
 
-# --------------------------------------------------------------------------- robustness
+@pytest.mark.parametrize("sub", ["0", "00", "000", "alice"])
+def test_a_sub_never_yields_uid_0_by_default(sub: str) -> None:
+    c = Caller(id=jwt_caller_id(sub), kind="jwt", sub=sub)
+    v = authorize(c, TokenRequest("rtc", "x", 0, (), False, 60))
+    assert v is not None and v.status == 403 and "AUTH_JWT_ALLOW_ANY_UID" in v.message
 
-from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
+
+def test_allow_any_uid_lets_sub_0_and_only_it_have_uid_0() -> None:
+    zero = Caller(id="jwt:0", kind="jwt", sub="0")
+    assert authorize(zero, TokenRequest("rtc", "x", 0, (), False, 60), allow_any_uid=True) is None
+    for sub in ("00", "000", "alice"):
+        c = Caller(id=jwt_caller_id(sub), kind="jwt", sub=sub)
+        assert authorize(c, TokenRequest("rtc", "x", 0, (), False, 60), allow_any_uid=True) is not None
+
+
+def test_allow_any_uid_setting() -> None:
+    s = parse_auth_settings({"AUTH_JWT_SECRET": SECRET, "AUTH_JWT_ALLOW_ANY_UID": "1"})
+    assert s.jwt is not None and s.jwt.allow_any_uid
+    with pytest.raises(ConfigError, match="AUTH_JWT_ALLOW_ANY_UID"):
+        parse_auth_settings({"AUTH_JWT_ALLOW_ANY_UID": "1"})  # without a JWT key it means nothing
+
+
+# --------------------------------------------------------------------------- robustness
 
 _BOTH = Authenticator(parse_auth_settings({"AUTH_API_KEYS": KEY1, "AUTH_JWT_SECRET": SECRET}))
 _header_text = st.one_of(
@@ -409,7 +458,7 @@ def test_any_headers_give_a_caller_or_a_401(authorization: Any, api_key: Any) ->
     if api_key is not None:
         headers["X-API-Key"] = api_key
     try:
-        caller = _BOTH.authenticate(headers)
+        caller = authenticate(_BOTH, headers)
     except AuthError as err:
         assert err.status == 401 and KEY1 not in err.message and SECRET not in err.message
     else:

@@ -24,17 +24,15 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from agora_token_server.testing import LiveServer, request
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _live import APP_CERTIFICATE, LiveServer, request  # noqa: E402
-
-from agora_token import verify  # noqa: E402
+from agora_token import verify
+from tests.support.service import APP_CERTIFICATE, CREDENTIALS
 
 CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install chromium)")
@@ -92,8 +90,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     page_server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _PageHandler)
     port = page_server.server_address[1]
     allowed = f"http://127.0.0.1:{port}"
-    open_svc = LiveServer(tmp, env={"CORS_ALLOW_ORIGIN": allowed})
-    auth_svc = LiveServer(tmp, env={"CORS_ALLOW_ORIGIN": allowed, "AUTH_API_KEYS": API_KEY})
+    open_svc = LiveServer(tmp, {**CREDENTIALS, "CORS_ALLOW_ORIGIN": allowed})
+    auth_svc = LiveServer(tmp, {**CREDENTIALS, "CORS_ALLOW_ORIGIN": allowed, "AUTH_API_KEYS": API_KEY})
     try:
         open_svc.wait_ready()
         auth_svc.wait_ready()
@@ -118,7 +116,8 @@ def run_chromium(url: str, tmp: Path) -> dict[str, Any]:
            "--virtual-time-budget=20000", "--dump-dom", url]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     match = re.search(r'<pre id="out">(.*?)</pre>', proc.stdout, re.S)
-    assert match, f"no result in the page (chromium exit {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+    assert match, (f"no result in the page (chromium exit {proc.returncode}):\n"
+                   f"{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     text = html.unescape(match.group(1))
     assert text != "pending", "the page's fetches did not finish"
     return dict(json.loads(text))
@@ -161,7 +160,7 @@ def test_docs_page_renders_under_its_csp(setup: dict[str, Any]) -> None:
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
            f"--user-data-dir={profile}", "--virtual-time-budget=20000", "--dump-dom", svc.url + "/docs#all"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
-    from server.openapi import build_spec
+    from agora_token_server.openapi import build_spec
 
     paths = build_spec()["paths"]
     assert f'data-rendered="{len(paths)}"' in out, out[-1500:]

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _core import assert_no_cache, check_rtc, make_app  # noqa: E402
+from tests.support.service import assert_no_cache, check_rtc, make_app
 
 A = "https://app.example"
 B = "http://localhost:3000"
@@ -172,22 +168,18 @@ async def test_errors_and_redirects_readable_by_allowed_origin(listed):
     assert_cors(r, A)
 
 
-async def test_cors_allow_headers_extensible(aiohttp_client):
-    from server.app import CORS_POLICY, FEATURE_SETUPS
-
-    def add_auth_header(app):
-        app[CORS_POLICY].allow_headers.append("Authorization")
-
-    FEATURE_SETUPS.append(add_auth_header)
-    try:
-        client = await aiohttp_client(make_app(CORS_ALLOW_ORIGIN=A))
-    finally:
-        FEATURE_SETUPS.remove(add_auth_header)
+async def test_auth_headers_allowed_when_auth_is_on(aiohttp_client):
+    client = await aiohttp_client(make_app(CORS_ALLOW_ORIGIN=A, AUTH_API_KEYS="cors-test-key-" + "k" * 20))
     r = await client.options("/getToken", headers={
         "Origin": A, "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "authorization, content-type"})
     assert r.status == 204
-    assert r.headers["Access-Control-Allow-Headers"] == "Origin, Content-Type, Authorization"
+    assert r.headers["Access-Control-Allow-Headers"] == "Origin, Content-Type, Authorization, X-API-Key"
+
+
+async def test_auth_headers_not_allowed_when_auth_is_off(listed):
+    r = await listed.options("/getToken", headers={"Origin": A, "Access-Control-Request-Method": "POST"})
+    assert r.headers["Access-Control-Allow-Headers"] == "Origin, Content-Type"
 
 
 async def test_browser_may_read_request_id_and_retry_after(listed):

@@ -1,10 +1,9 @@
-"""``python -m server`` as a real process on a free loopback port: start-up,
+"""``python -m agora_token_server`` as a real process on a free loopback port: start-up,
 real HTTP requests, graceful SIGTERM (exit 0), --workers 2, config errors."""
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -15,47 +14,16 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from agora_token_server.testing import LiveServer, clean_environment
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tests.support.service import APP_CERTIFICATE, APP_ID, CREDENTIALS, check_chat, check_rtc, check_rtm
 
-from _core import APP_CERTIFICATE, APP_ID, ROOT, check_rtc, check_rtm  # noqa: E402
-
-_CLEAR = ("APP_ID", "APP_CERTIFICATE", "SERVER_PORT", "PORT", "HOST", "CORS_ALLOW_ORIGIN")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+SERVER = [sys.executable, "-m", "agora_token_server"]
 
 
-def env_for(**extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if k not in _CLEAR and not k.startswith(("AUTH_", "RATE_", "MAX_EXPIRE", "METRICS", "LOG_"))}
-    env.update(extra)
-    return env
-
-
-def start(tmp_path: Path, *args: str, **env: str) -> tuple[subprocess.Popen, int, Path]:
-    port = free_port()
-    log = tmp_path / f"server-{port}.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port), *args],
-        cwd=str(tmp_path), env={**env_for(**env), "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL, stderr=open(log, "wb"))
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except (urllib.error.URLError, ConnectionError, OSError):
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError("server did not start:\n" + log.read_text())
-        time.sleep(0.1)
-    return proc, port, log
+def start(tmp_path: Path, *args: str, **env: str) -> LiveServer:
+    return LiveServer(tmp_path, env, args).wait_ready(workers=int(args[args.index("--workers") + 1])
+                                                        if "--workers" in args else 1)
 
 
 def call(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
@@ -66,15 +34,6 @@ def call(port: int, method: str, path: str, body: bytes | None = None, headers: 
             return r.status, dict(r.headers), r.read()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers), e.read()
-
-
-def stop(proc: subprocess.Popen) -> int:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise
 
 
 def exercise(port: int) -> None:
@@ -100,15 +59,13 @@ def exercise(port: int) -> None:
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_serves_and_stops_gracefully(tmp_path, workers):
-    proc, port, log = start(tmp_path, "--workers", str(workers),
-                            APP_ID=APP_ID, APP_CERTIFICATE=APP_CERTIFICATE,
-                            CORS_ALLOW_ORIGIN="https://app.example")
+    server = start(tmp_path, "--workers", str(workers), **CREDENTIALS, CORS_ALLOW_ORIGIN="https://app.example")
     try:
         for _ in range(3 if workers > 1 else 1):
-            exercise(port)
+            exercise(server.port)
     finally:
-        code = stop(proc)
-    text = log.read_text()
+        code = server.stop()
+    text = server.log()
     assert code == 0, text
     assert "Traceback" not in text
     assert APP_CERTIFICATE not in text
@@ -119,47 +76,28 @@ def test_serves_and_stops_gracefully(tmp_path, workers):
         assert text.count("listening on") == 2
 
 
-_SLOW_SERVER = """
-import asyncio, sys
-from server import app as A
-
-async def slow(request, *args):  # a slow issuing hook: keeps the request in flight
-    await asyncio.sleep(1.0)
-
-A.FEATURE_SETUPS.append(lambda app: app[A.ISSUE_HOOKS].append(slow))
-from server.__main__ import main
-sys.exit(main(sys.argv[1:]))
-"""
-
-
 def test_inflight_request_completes_on_sigterm(tmp_path):
-    port = free_port()
-    log = tmp_path / "slow.log"
-    proc = subprocess.Popen([sys.executable, "-c", _SLOW_SERVER, "--host", "127.0.0.1", "--port", str(port)],
-                            cwd=str(tmp_path), stderr=open(log, "wb"),
-                            env={**env_for(APP_ID=APP_ID, APP_CERTIFICATE=APP_CERTIFICATE),
-                                 "PYTHONPATH": str(ROOT)})
+    hold = tmp_path / "hold"
+    hold.touch()  # admitted token requests wait while it exists
+    server = start(tmp_path, **CREDENTIALS, TEST_HOLD_FILE=str(hold))
     try:
-        deadline = time.monotonic() + 20
-        while "listening on" not in log.read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
         body = b'{"tokenType": "chat", "uid": "late", "expire": 60}'
-        with socket.create_connection(("127.0.0.1", port), timeout=15) as s:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=15) as s:
             s.sendall(b"POST /getToken HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                       b"Content-Length: %d\r\n\r\n" % len(body) + body)
-            time.sleep(0.4)  # the handler is now in its slow hook
-            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.4)  # the request is now held
+            server.signal(signal.SIGTERM)
+            time.sleep(0.4)
+            hold.unlink()
             data = b""
             while chunk := s.recv(65536):
                 data += chunk
         assert data.startswith(b"HTTP/1.1 200"), data[:300]
-        from _core import check_chat
+        assert b"\r\nConnection: close\r\n" in data.split(b"\r\n\r\n", 1)[0] + b"\r\n"
         check_chat(json.loads(data.split(b"\r\n\r\n", 1)[1])["token"], "late", 60)
-        assert proc.wait(timeout=20) == 0
+        assert server.proc.wait(timeout=20) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        server.stop()
 
 
 @pytest.mark.parametrize("env, variable", [
@@ -169,8 +107,7 @@ def test_inflight_request_completes_on_sigterm(tmp_path):
     ({"APP_ID": APP_ID, "APP_CERTIFICATE": APP_CERTIFICATE, "SERVER_PORT": "eighty"}, "SERVER_PORT"),
 ])
 def test_config_error_is_one_line(tmp_path, env, variable):
-    r = subprocess.run([sys.executable, "-m", "server"], cwd=str(tmp_path),
-                       env={**env_for(**env), "PYTHONPATH": str(ROOT)},
+    r = subprocess.run(SERVER, cwd=str(tmp_path), env=clean_environment(env),
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
@@ -182,22 +119,22 @@ def test_config_error_is_one_line(tmp_path, env, variable):
 
 def test_dotenv_in_working_directory(tmp_path):
     (tmp_path / ".env").write_text(f"APP_ID={APP_ID}\nAPP_CERTIFICATE={APP_CERTIFICATE}\n")
-    proc, port, _ = start(tmp_path)
+    server = start(tmp_path)
     try:
-        status, _, body = call(port, "GET", "/chat/app/")
+        status, _, body = call(server.port, "GET", "/chat/app/")
         assert status == 200
     finally:
-        assert stop(proc) == 0
+        assert server.stop() == 0
 
 
 def test_demo_mode_is_loud(tmp_path):
-    proc, port, log = start(tmp_path, "--demo")
+    server = start(tmp_path, "--demo")
     try:
-        status, _, body = call(port, "GET", "/rtc/c/publisher/uid/1/")
+        status, _, body = call(server.port, "GET", "/rtc/c/publisher/uid/1/")
         assert status == 200
     finally:
-        assert stop(proc) == 0
-    text = log.read_text()
+        assert server.stop() == 0
+    text = server.log()
     assert "DEMO MODE" in text and "will NOT be accepted by Agora" in text
 
 
@@ -206,9 +143,8 @@ def test_port_in_use_fails(tmp_path):
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        r = subprocess.run([sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port)],
+        r = subprocess.run([*SERVER, "--host", "127.0.0.1", "--port", str(port)],
                            cwd=str(tmp_path), capture_output=True, text=True, timeout=30,
-                           env={**env_for(APP_ID=APP_ID, APP_CERTIFICATE=APP_CERTIFICATE),
-                                "PYTHONPATH": str(ROOT)})
+                           env=clean_environment(CREDENTIALS))
     assert r.returncode == 1
     assert "cannot listen" in r.stderr

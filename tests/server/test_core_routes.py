@@ -4,15 +4,10 @@ Every returned token is decoded and verified (see _core.py)."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _core import (  # noqa: E402
-    assert_no_cache, check_chat, check_rtc, check_rtm, make_app)
+from tests.support.service import assert_no_cache, check_chat, check_rtc, check_rtm, make_app
 
 U32 = 4294967295
 
@@ -230,7 +225,8 @@ async def test_rtc_route(client, path, channel, packed, publisher):
 
 
 @pytest.mark.parametrize("query, expire", [
-    ("?expiry=0", 0), ("?expiry=00000000000003600", 3600), ("?expiry=60", 60), ("?expiry=4294967295", U32), ("?other=1", 3600),
+    ("?expiry=0", 0), ("?expiry=00000000000003600", 3600), ("?expiry=60", 60), ("?expiry=4294967295", U32),
+    ("?other=1", 3600),
     ("?expiry=120&expiry=5", 120),
 ])
 async def test_rtc_route_expiry(client, query, expire):

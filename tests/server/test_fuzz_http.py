@@ -8,19 +8,16 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import sys
-from pathlib import Path
 from typing import Any, Iterator, Optional
 from urllib.parse import quote
 
 import pytest
+from agora_token_server.testing import LiveServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _live import APP_CERTIFICATE, LiveServer  # noqa: E402
-
-from agora_token import verify  # noqa: E402
+from agora_token import verify
+from tests.support.service import APP_CERTIFICATE, CREDENTIALS
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12")) * 8
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
@@ -60,7 +57,7 @@ class Client:
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
-    with LiveServer(tmp_path_factory.mktemp("fuzz-http")) as server:
+    with LiveServer(tmp_path_factory.mktemp("fuzz-http"), CREDENTIALS) as server:
         c = Client(server.port)
         yield c
         print(f"\nhypothesis HTTP fuzz: {c.count} requests")

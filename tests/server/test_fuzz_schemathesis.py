@@ -15,22 +15,20 @@ and mode) so the whole file takes seconds; the count of cases run is printed
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from agora_token_server.testing import LiveServer
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _live import LiveServer  # noqa: E402
+from tests.support.service import CREDENTIALS
 
 schemathesis = pytest.importorskip("schemathesis")
 requests = pytest.importorskip("requests")
 
-from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
-from schemathesis import GenerationMode  # noqa: E402
-from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.specs.openapi.checks import (  # noqa: E402
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
     response_schema_conformance,
@@ -45,7 +43,7 @@ API_KEY = "fuzz-key-0123456789abcdef"
 
 @pytest.fixture(scope="module")
 def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with LiveServer(tmp_path_factory.mktemp("fuzz-open")) as server:
+    with LiveServer(tmp_path_factory.mktemp("fuzz-open"), CREDENTIALS) as server:
         yield server
 
 
@@ -53,7 +51,7 @@ def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 def guarded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     env = {"AUTH_API_KEYS": API_KEY, "RATE_LIMIT": "60/s", "METRICS_TOKEN": "fuzz-metrics-token",
            "CHANNEL_PATTERN": "[A-Za-z0-9_-]{1,64}"}
-    with LiveServer(tmp_path_factory.mktemp("fuzz-guarded"), env=env) as server:
+    with LiveServer(tmp_path_factory.mktemp("fuzz-guarded"), {**CREDENTIALS, **env}) as server:
         yield server
 
 
@@ -68,7 +66,7 @@ def run_schema(server: LiveServer, examples: int, headers: dict[str, str] | None
             label = f"{operation.label} [{mode.value}]"
             try:
                 strategy = operation.as_strategy(generation_mode=mode)
-            except Exception as exc:  # e.g. nothing to negate in an operation without inputs
+            except Exception as exc:  # noqa: BLE001 - e.g. nothing to negate in an operation without inputs
                 counts[label] = 0
                 print(f"  {label}: no strategy ({type(exc).__name__})")
                 continue
@@ -96,7 +94,8 @@ def run_schema(server: LiveServer, examples: int, headers: dict[str, str] | None
                     continue
                 raise
             counts[label] = n
-    print(f"\nschemathesis against {server.url}: {sum(counts.values())} cases, statuses {dict(sorted(statuses.items()))}")
+    print(f"\nschemathesis against {server.url}: {sum(counts.values())} cases, "
+          f"statuses {dict(sorted(statuses.items()))}")
     for label, n in counts.items():
         print(f"  {n:4d}  {label}")
     assert all(s < 500 for s in statuses)

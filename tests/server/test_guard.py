@@ -9,16 +9,17 @@ from typing import Any
 
 import jwt
 import pytest
+from agora_token_server.app import create_app, startup_warnings
+from agora_token_server.config import load_settings
+from agora_token_server.responses import IssueDenied
+from agora_token_server.state import STATE
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 import agora_token
-from server.app import create_app, startup_warnings
-from server.config import load_settings
-from server.guard import GUARD_KEY
+from tests.support.service import APP_CERTIFICATE as CERT
+from tests.support.service import APP_ID, check_rtm
 
-APP_ID = "970CA35de60c44645bbae8a215061b33"
-CERT = "5CFd2fd1755d40ecb72977518be15d3b"
 KEY = "test-api-key-" + "k" * 24
 KEY2 = "other-api-key-" + "q" * 24
 SECRET = "jwt-secret-" + "s" * 32
@@ -302,7 +303,7 @@ async def test_channel_pattern(make_client: Any) -> None:
 
 
 def test_invalid_channel_pattern_is_a_startup_error() -> None:
-    from server.config import ConfigError
+    from agora_token_server.config import ConfigError
 
     with pytest.raises(ConfigError) as info:
         settings(CHANNEL_PATTERN="room-(")
@@ -322,7 +323,7 @@ class FakeClock:
 async def limited_client(make_client: Any, **env: str) -> tuple[Any, FakeClock]:
     client = await make_client(**env)
     clock = FakeClock()
-    client.server.app[GUARD_KEY].limiter.clock = clock
+    client.server.app[STATE].guard.limiter.clock = clock
     return client, clock
 
 
@@ -417,22 +418,59 @@ async def test_request_id(make_client: Any) -> None:
     assert r.status == 404 and "X-Request-ID" in r.headers
 
 
-async def test_unguarded_token_route_fails_closed(aiohttp_client: Any) -> None:
-    """A token route added without being listed in GUARDED_ROUTES cannot leak
-    tokens: the issuing hook refuses when the guard did not authenticate."""
-    from aiohttp import web
+def test_unguarded_token_route_fails_closed() -> None:
+    """Code that issues a token for a request the guard did not see (a route
+    registered without guarded=True) gets none when authentication is on."""
+    issuer = create_app(settings(AUTH_API_KEYS=KEY))[STATE].issuer
+    with pytest.raises(IssueDenied) as info:
+        issuer.rtm(None, "bob", 60)
+    assert info.value.status == 401
+    open_issuer = create_app(settings())[STATE].issuer
+    check_rtm(open_issuer.rtm(None, "bob", 60), "bob", 60)  # auth off: nothing to enforce
 
-    from server.issuing import issue_rtm
 
-    async def sneaky(request: web.Request) -> web.Response:
-        return web.json_response({"token": await issue_rtm(request, "bob", 60)})
+async def test_subscriber_only_jwt_gets_no_publish_privilege_by_any_route(make_client: Any) -> None:
+    """role: subscriber must not obtain publishDataStream (privilege 4) through an
+    RTM token with a stream channel, by POST or by /rte/."""
+    client = await make_client(AUTH_JWT_SECRET=SECRET)
+    auth = {"Authorization": f"Bearer {hs({'role': 'subscriber'})}"}
+    r = await call(client, "POST", "/getToken", {"tokenType": "rtm", "uid": "42", "channel": "c"}, auth)
+    assert r.status == 200
+    check_rtm((await r.json())["token"], "42", 3600, channel="c", stream_privileges=(1,))
+    r = await client.get("/rte/c/subscriber/uid/42/", headers=auth)
+    assert r.status == 200
+    body = await r.json()
+    check_rtm(body["rtmToken"], "42", 3600, channel="c", stream_privileges=(1,))
+    # without the role limit, the stream channel carries join and publishDataStream, as in the original
+    auth = {"Authorization": f"Bearer {hs({})}"}
+    r = await call(client, "POST", "/getToken", {"tokenType": "rtm", "uid": "42", "channel": "c"}, auth)
+    check_rtm((await r.json())["token"], "42", 3600, channel="c")
 
-    app = create_app(settings(AUTH_API_KEYS=KEY))
-    app.router.add_get("/sneaky", sneaky)
-    client = await aiohttp_client(app)
-    r = await client.get("/sneaky", headers={"X-API-Key": KEY})
-    assert r.status == 401 and "token" not in await r.json()
-    open_app = create_app(settings())
-    open_app.router.add_get("/sneaky", sneaky)
-    client = await aiohttp_client(open_app)
-    assert (await client.get("/sneaky")).status == 200  # auth off: nothing to enforce
+
+async def test_rte_refused_on_its_rtm_half_issues_nothing(make_client: Any) -> None:
+    """/rte/ checks both tokens before it signs either: a refused RTM half leaves no RTC token counted."""
+    from agora_token_server import metrics
+
+    client = await make_client(AUTH_JWT_SECRET=SECRET)
+    metrics.flush()
+    before = dict(metrics.LOCAL.tokens)
+    auth = {"Authorization": f"Bearer {hs({})}"}  # sub 42
+    r = await client.get("/rte/c/subscriber/uid/42/43/", headers=auth)  # RTC uid ok, RTM user 43 not
+    assert r.status == 403
+    assert metrics.LOCAL.tokens == before
+
+
+async def test_jwt_sub_zero_cannot_get_uid_zero(make_client: Any) -> None:
+    client = await make_client(AUTH_JWT_SECRET=SECRET)
+    for sub in ("0", "00", "000"):
+        auth = {"Authorization": f"Bearer {hs({'sub': sub})}"}
+        for path in ("/rtc/c/subscriber/uid/0/", "/rtc/c/subscriber/uid//"):
+            r = await client.get(path, headers=auth)
+            assert r.status == 403 and "AUTH_JWT_ALLOW_ANY_UID" in (await r.json())["error"]
+    client = await make_client(AUTH_JWT_SECRET=SECRET, AUTH_JWT_ALLOW_ANY_UID="1")
+    r = await client.get("/rtc/c/subscriber/uid/0/", headers={"Authorization": f"Bearer {hs({'sub': '0'})}"})
+    assert r.status == 200
+    r = await client.get("/rtc/c/subscriber/uid/0/", headers={"Authorization": f"Bearer {hs({'sub': '00'})}"})
+    assert r.status == 403
+    r = await client.get("/rtc/c/subscriber/uid/7/", headers={"Authorization": f"Bearer {hs({'sub': '07'})}"})
+    assert r.status == 403

@@ -12,42 +12,41 @@ from typing import Any, Iterator
 
 import jwt
 import pytest
+from agora_token_server.accesslog import ACCESS_LOGGER_NAME, AccessLog, flush_all
+from agora_token_server.app import create_app, startup_warnings
+from agora_token_server.config import ConfigError, load_settings
+from agora_token_server.logs import (
+    MASKER,
+    JsonFormatter,
+    MaskingFilter,
+    SecretMasker,
+    configure_logging,
+    parse_log_settings,
+)
+from agora_token_server.pipeline import request_id_from
 
 import agora_token
-from server.accesslog import ACCESS_LOGGER_NAME, AccessLogger
-from server.app import create_app, startup_warnings
-from server.config import ConfigError, load_settings
-from server.logs import (
-    REDACTOR,
-    JsonFormatter,
-    RedactingFilter,
-    apply_log_settings,
-    parse_log_format,
-    request_id_from,
-)
+from tests.support.service import APP_CERTIFICATE as CERT
+from tests.support.service import APP_ID
 
-APP_ID = "970CA35de60c44645bbae8a215061b33"
-CERT = "5CFd2fd1755d40ecb72977518be15d3b"
 KEY = "log-test-api-key-" + "L" * 20
 SECRET = "log-test-jwt-secret-" + "J" * 30
 
 
 @pytest.fixture
 def captured() -> Iterator[io.StringIO]:
-    """The root logger's handlers replaced by one JSON handler on a buffer
-    (restored afterwards)."""
+    """The root logger's handlers replaced by a buffer (restored afterwards);
+    tests install the service's handler on it with configure_logging."""
     root = logging.getLogger()
     saved_handlers, saved_level = root.handlers[:], root.level
     buf = io.StringIO()
-    handler = logging.StreamHandler(buf)
-    root.handlers = [handler]
-    root.setLevel(logging.INFO)
+    root.handlers = []
     try:
         yield buf
     finally:
         root.handlers = saved_handlers
         root.setLevel(saved_level)
-        REDACTOR.set_secrets(())
+        MASKER.set_secrets(())
 
 
 def lines(buf: io.StringIO) -> list[dict[str, Any]]:
@@ -59,12 +58,14 @@ def lines(buf: io.StringIO) -> list[dict[str, Any]]:
 
 # --------------------------------------------------------------------------- units
 
-def test_parse_log_format() -> None:
-    assert parse_log_format({}) == "text"
-    assert parse_log_format({"LOG_FORMAT": "JSON"}) == "json"
-    with pytest.raises(ConfigError) as info:
-        parse_log_format({"LOG_FORMAT": "xml"})
-    assert info.value.variable == "LOG_FORMAT"
+def test_parse_log_settings() -> None:
+    assert parse_log_settings({}).format == "text" and parse_log_settings({}).access_log
+    assert parse_log_settings({"LOG_FORMAT": "JSON"}).format == "json"
+    assert not parse_log_settings({"ACCESS_LOG": "off"}).access_log
+    for env, variable in (({"LOG_FORMAT": "xml"}, "LOG_FORMAT"), ({"ACCESS_LOG": "maybe"}, "ACCESS_LOG")):
+        with pytest.raises(ConfigError) as info:
+            parse_log_settings(env)
+        assert info.value.variable == variable
 
 
 def test_json_formatter_one_line_with_fields() -> None:
@@ -97,23 +98,34 @@ def test_request_id_from() -> None:
     assert request_id_from({}) != request_id_from({})
 
 
-def test_redacting_filter() -> None:
+def test_masker() -> None:
     token = agora_token.rtc_token(APP_ID, CERT, "c", 1)
     token6 = "006" + APP_ID + "IACgf2Lx9qWxZKS8rnBOBK4b1LwFTk3x8aEXAMPLEx"
     jwt_text = jwt.encode({"sub": "x", "exp": 1}, SECRET, algorithm="HS256")
-    f = RedactingFilter([CERT, KEY])
+    m = SecretMasker([CERT, KEY])
     msg = f"cert={CERT} key={KEY} tok={token} old={token6} jwt={jwt_text} hdr=Bearer abc.def"
-    out = f.redact(msg)
+    out = m.mask(msg)
     for secret in (CERT, KEY, token, token6, jwt_text, "abc.def"):
         assert secret not in out
-    assert f.redact("GET /ping 200 1.0ms") == "GET /ping 200 1.0ms"
+    assert m.mask("GET /ping 200 1.0ms") == "GET /ping 200 1.0ms"
+    MASKER.set_secrets([KEY])
     rec = logging.LogRecord("x", logging.INFO, __file__, 1, "value %s", (KEY,), None)
-    f.filter(rec)
+    MaskingFilter().filter(rec)
     assert KEY not in rec.getMessage()
 
 
-def test_apply_log_settings_switches_handlers(captured: io.StringIO) -> None:
-    apply_log_settings("json", {"APP_CERTIFICATE": CERT, "AUTH_API_KEYS": KEY})
+@pytest.mark.parametrize("count", [3, 500])  # one by one, and the prefix index for many keys
+def test_masker_many_secrets(count: int) -> None:
+    keys = [f"api-key-{i:05d}-" + "x" * 20 for i in range(count)]
+    m = SecretMasker(keys)
+    for key in (keys[0], keys[-1], keys[count // 2]):
+        out = m.mask(f"GET /rtm/{key}/ 200 id={key[:5]} {key}{key}")
+        assert key not in out and out.count("[redacted]") == 3
+    assert m.mask("nothing to hide here") == "nothing to hide here"
+
+
+def test_configure_logging_json_and_masked(captured: io.StringIO) -> None:
+    configure_logging("json", [CERT, KEY], stream=captured)
     logging.getLogger("server").warning("oops %s %s", CERT, KEY)
     (line,) = lines(captured)
     assert line["level"] == "WARNING" and CERT not in json.dumps(line) and KEY not in json.dumps(line)
@@ -121,6 +133,7 @@ def test_apply_log_settings_switches_handlers(captured: io.StringIO) -> None:
 
 def test_startup_warning_is_logged_as_json(captured: io.StringIO) -> None:
     s = load_settings({"APP_ID": APP_ID, "APP_CERTIFICATE": CERT, "LOG_FORMAT": "json"}, dotenv_path=None)
+    configure_logging(s.logs.format, s.secrets, stream=captured)
     for w in startup_warnings(s):
         logging.getLogger("server").warning(w)
     (line,) = lines(captured)
@@ -133,12 +146,9 @@ async def test_access_log_json_without_secrets(aiohttp_client: Any, captured: io
     env = {"APP_ID": APP_ID, "APP_CERTIFICATE": CERT, "AUTH_API_KEYS": KEY, "AUTH_JWT_SECRET": SECRET,
            "LOG_FORMAT": "json", "RATE_LIMIT": "1000/s"}
     s = load_settings(env, dotenv_path=None)
-    startup_warnings(s)  # what python -m server does once: applies LOG_FORMAT + redaction
-    from aiohttp.test_utils import TestServer
-
-    server = TestServer(create_app(s))  # started here: its constructor drops runner options
-    await server.start_server(access_log_class=AccessLogger, access_log=logging.getLogger(ACCESS_LOGGER_NAME))
-    client = await aiohttp_client(server)
+    access = AccessLog("json", captured)
+    configure_logging(s.logs.format, s.secrets, stream=captured, before_emit=flush_all)  # as the service does
+    client = await aiohttp_client(create_app(s, access))
     user_jwt = jwt.encode({"sub": "42", "exp": int(time.time()) + 600}, SECRET, algorithm="HS256")
     leaked: list[str] = [KEY, SECRET, CERT, user_jwt]
 
@@ -157,7 +167,8 @@ async def test_access_log_json_without_secrets(aiohttp_client: Any, captured: io
     assert r.status == 401
     r = await client.get(f"/verifyToken/{leaked[4]}?token={leaked[4]}")  # a token in a URL
     assert r.status == 404
-    await client.close()  # flushes the access log
+    await client.close()
+    access.flush()
 
     output = captured.getvalue()
     for secret in leaked:

@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
+from agora_token_server.metrics import FLUSH_INTERVAL
+from agora_token_server.testing import LiveServer, request
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _live import LiveServer, request  # noqa: E402
-
-from agora_token import verify  # noqa: E402
+from agora_token import verify
+from tests.support.service import CREDENTIALS
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc and SO_REUSEPORT")
 
@@ -53,7 +53,7 @@ def parse_samples(text: str, name: str, **labels: str) -> float:
 
 
 def test_two_workers_totals(tmp_path: Path) -> None:
-    server = LiveServer(tmp_path, args=("--workers", "2"))
+    server = LiveServer(tmp_path, CREDENTIALS, ("--workers", "2"))
     with server:
         # wait until both workers are up (the parent supervises them)
         deadline = time.monotonic() + 30
@@ -80,17 +80,24 @@ def test_two_workers_totals(tmp_path: Path) -> None:
                             headers={"Content-Type": "application/json"})
         assert bad == 400
 
+        # each worker pushes its counts every FLUSH_INTERVAL (1 s): totals settle within it
+        def served(text: str) -> float:
+            return (parse_samples(text, "agora_token_http_requests_total", route="/getToken", status="200")
+                    + parse_samples(text, "agora_token_http_requests_total",
+                                    route="/rtc/{channelName}/{role}/{tokenType}/{rtcuid}/", status="200"))
+
+        deadline = time.monotonic() + 3 * FLUSH_INTERVAL + 5
+        while True:
+            status, headers, body = request(f"{server.url}/metrics")
+            assert status == 200
+            text = body.decode()
+            if served(text) >= N or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert served(text) == N
         # which worker wrote samples: one counter file per serving pid
         pids = {p.stem.rsplit("_", 1)[-1] for p in Path(mp_dir).glob("counter_*.db")}
         assert len(pids) >= 2, f"only {pids} served (expected both workers)"
-
-        status, headers, body = request(f"{server.url}/metrics")
-        assert status == 200
-        text = body.decode()
-        got = (parse_samples(text, "agora_token_http_requests_total", route="/getToken", status="200")
-               + parse_samples(text, "agora_token_http_requests_total",
-                               route="/rtc/{channelName}/{role}/{tokenType}/{rtcuid}/", status="200"))
-        assert got == N
         assert parse_samples(text, "agora_token_http_requests_total", route="/getToken", status="400") == 1
         assert parse_samples(text, "agora_token_tokens_issued_total", type="rtc") == N
         assert parse_samples(text, "agora_token_http_request_duration_seconds_count", route="/getToken") == \

@@ -1,6 +1,6 @@
-"""server.metrics on its own: route templates, status counting, METRICS_TOKEN,
-the counters other modules call, and multi-process merging (separate
-processes writing into one PROMETHEUS_MULTIPROC_DIR)."""
+"""Metrics: route templates and statuses as the pipeline counts them,
+METRICS_TOKEN, the counters other modules bump, and multi-process merging
+(separate processes writing into one PROMETHEUS_MULTIPROC_DIR)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
+from agora_token_server import metrics
+from agora_token_server.state import STATE
 
-from server import metrics
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.service import make_app
 
 
 def sample(text: str, name: str, **labels: str) -> float:
@@ -31,25 +30,6 @@ def sample(text: str, name: str, **labels: str) -> float:
     return total
 
 
-def make_app(token: str | None = None) -> web.Application:
-    async def ok(request: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
-
-    async def bad(request: web.Request) -> web.Response:
-        raise web.HTTPBadRequest(text='{"error": "x"}', content_type="application/json")
-
-    async def boom(request: web.Request) -> web.Response:
-        raise RuntimeError("boom")
-
-    app = web.Application()
-    app.router.add_get("/ping", ok)
-    app.router.add_get("/rtm/{rtmuid}/", ok)
-    app.router.add_get("/bad", bad)
-    app.router.add_get("/boom", boom)
-    metrics.setup(app, token=token)
-    return app
-
-
 async def scrape(client: Any, **headers: str) -> str:
     resp = await client.get("/metrics", headers=headers)
     assert resp.status == 200
@@ -59,13 +39,19 @@ async def scrape(client: Any, **headers: str) -> str:
 
 @pytest.mark.skipif(bool(os.environ.get(metrics.ENV_DIR)), reason="single-process test")
 async def test_route_templates_and_statuses(aiohttp_client: Any) -> None:
-    client = await aiohttp_client(make_app())
+    app = make_app()
+
+    def boom(*args: Any) -> str:
+        raise RuntimeError("boom")
+
+    app[STATE].issuer.chat_app = boom  # type: ignore[method-assign]
+    client = await aiohttp_client(app)
     before = await scrape(client)
     for uid in ("alice", "bob", "carol"):
         assert (await client.get(f"/rtm/{uid}/")).status == 200
     assert (await client.get("/ping")).status == 200
-    assert (await client.get("/bad")).status == 400
-    assert (await client.get("/boom")).status == 500
+    assert (await client.get("/rtm/0/")).status == 400
+    assert (await client.get("/chat/app/")).status == 500
     assert (await client.get("/no/such/path/alice")).status == 404
     assert (await client.post("/ping")).status == 405
     after = await scrape(client)
@@ -76,25 +62,29 @@ async def test_route_templates_and_statuses(aiohttp_client: Any) -> None:
 
     assert delta(route="/rtm/{rtmuid}/", method="GET", status="200") == 3
     assert delta(route="/ping", method="GET", status="200") == 1
-    assert delta(route="/bad", status="400") == 1
-    assert delta(route="/boom", status="500") == 1
+    assert delta(route="/rtm/{rtmuid}/", status="400") == 1
+    assert delta(route="/chat/app/", status="500") == 1
     assert delta(route="unmatched", status="404") == 1
     assert delta(status="405") == 1
     assert "alice" not in after  # raw paths never become labels
     hist = "agora_token_http_request_duration_seconds_count"
-    assert sample(after, hist, route="/rtm/{rtmuid}/") - sample(before, hist, route="/rtm/{rtmuid}/") == 3
+    assert sample(after, hist, route="/rtm/{rtmuid}/") - sample(before, hist, route="/rtm/{rtmuid}/") == 4
 
 
 @pytest.mark.skipif(bool(os.environ.get(metrics.ENV_DIR)), reason="single-process test")
 async def test_counters_called_by_other_modules(aiohttp_client: Any) -> None:
     client = await aiohttp_client(make_app())
     before = await scrape(client)
-    metrics.token_issued("rtc")
-    metrics.token_issued("rtm", 2)
-    metrics.token_issued("weird")
-    metrics.auth_failure("invalid_api_key")
-    metrics.auth_failure("made-up reason")
-    metrics.rate_limited()
+    local = metrics.LOCAL
+    local.token_issued("rtc")
+    local.token_issued("rtm")
+    local.token_issued("rtm")
+    local.token_issued("chat_app")
+    local.auth_failure("invalid_api_key")
+    local.auth_failure("made-up reason")
+    local.rate_limited += 1
+    local.shed += 2
+    local.connection_closed("evicted")
     after = await scrape(client)
 
     def delta(name: str, **labels: str) -> float:
@@ -102,39 +92,41 @@ async def test_counters_called_by_other_modules(aiohttp_client: Any) -> None:
 
     assert delta("agora_token_tokens_issued_total", type="rtc") == 1
     assert delta("agora_token_tokens_issued_total", type="rtm") == 2
-    assert delta("agora_token_tokens_issued_total", type="other") == 1
+    assert delta("agora_token_tokens_issued_total", type="chat") == 1
     assert delta("agora_token_auth_failures_total", reason="invalid_api_key") == 1
     assert delta("agora_token_auth_failures_total", reason="other") == 1
     assert delta("agora_token_rate_limited_total") == 1
+    assert delta("agora_token_requests_shed_total") == 2
+    assert delta("agora_token_connections_closed_total", reason="evicted") == 1
     assert sample(after, "agora_token_build_info") == 1
 
 
 async def test_metrics_token(aiohttp_client: Any) -> None:
-    client = await aiohttp_client(make_app(token="s3cret-metrics"))
+    token = "s3cret-metrics-token-0123"
+    client = await aiohttp_client(make_app(METRICS_TOKEN=token))
     resp = await client.get("/metrics")
     assert resp.status == 401
     assert resp.headers["WWW-Authenticate"].startswith("Bearer")
     assert "error" in await resp.json()
     assert (await client.get("/metrics", headers={"Authorization": "Bearer wrong"})).status == 401
-    assert (await client.get("/metrics", headers={"Authorization": "s3cret-metrics"})).status == 401
-    text = await scrape(client, Authorization="Bearer s3cret-metrics")
+    assert (await client.get("/metrics", headers={"Authorization": token})).status == 401
+    text = await scrape(client, Authorization=f"Bearer {token}")
     assert "agora_token_http_requests_total" in text
 
 
 WORKER = textwrap.dedent("""
     import sys
-    sys.path.insert(0, {root!r})
-    from server import metrics
+    from agora_token_server import metrics
     for _ in range(int(sys.argv[1])):
-        metrics.observe_request("/getToken", "POST", 200, 0.001)
-        metrics.token_issued("rtc")
-    metrics.rate_limited()
+        metrics.LOCAL.observe("/getToken", "POST", 200, 0.001)
+        metrics.LOCAL.token_issued("rtc")
+    metrics.LOCAL.rate_limited += 1
+    metrics.flush()
 """)
 
 READER = textwrap.dedent("""
     import sys
-    sys.path.insert(0, {root!r})
-    from server import metrics
+    from agora_token_server import metrics
     sys.stdout.write(metrics.render()[0].decode())
 """)
 
@@ -142,12 +134,12 @@ READER = textwrap.dedent("""
 def test_multiprocess_totals_across_processes(tmp_path: Path) -> None:
     """Three processes write, a fourth (like any worker answering a scrape) reads the totals."""
     env = {**os.environ, metrics.ENV_DIR: str(tmp_path)}
-    worker = WORKER.format(root=str(ROOT))
+    worker = WORKER
     counts = [3, 5, 7]
     for n in counts:
         subprocess.run([sys.executable, "-c", worker, str(n)], env=env, check=True, timeout=60)
     assert len(list(tmp_path.glob("*.db"))) >= 3
-    out = subprocess.run([sys.executable, "-c", READER.format(root=str(ROOT))], env=env, check=True,
+    out = subprocess.run([sys.executable, "-c", READER], env=env, check=True,
                          capture_output=True, text=True, timeout=60).stdout
     assert sample(out, "agora_token_http_requests_total", route="/getToken", status="200") == sum(counts)
     assert sample(out, "agora_token_tokens_issued_total", type="rtc") == sum(counts)
@@ -174,14 +166,15 @@ def test_prepare_and_cleanup_multiprocess(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert tmp_path.is_dir()
 
 
-def test_sweep_dead_workers(tmp_path: Path) -> None:
+def test_sweep_dead_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(metrics.ENV_DIR, str(tmp_path))
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     alive = os.getpid()
     for pid in (dead.pid, alive):
         Path(tmp_path, f"gauge_livesum_{pid}.db").write_bytes(b"")
         Path(tmp_path, f"counter_{pid}.db").write_bytes(b"")
-    metrics.sweep_dead_workers(str(tmp_path))
+    metrics.sweep_dead_workers()
     assert not Path(tmp_path, f"gauge_livesum_{dead.pid}.db").exists()
     assert Path(tmp_path, f"gauge_livesum_{alive}.db").exists()
     assert Path(tmp_path, f"counter_{dead.pid}.db").exists()

@@ -6,18 +6,14 @@ schema, documented auth/limit headers present)."""
 from __future__ import annotations
 
 import json
-import sys
 import time
-from pathlib import Path
 from typing import Any, Optional
 
 import pytest
+from agora_token_server.openapi import build_spec
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _core import APP_CERTIFICATE, APP_ID, make_app  # noqa: E402
-
-from agora_token import RtcTokenBuilder, rtc_token  # noqa: E402
-from server.openapi import build_spec  # noqa: E402
+from agora_token import RtcTokenBuilder, rtc_token
+from tests.support.service import APP_CERTIFICATE, APP_ID, make_app
 
 jsonschema = pytest.importorskip("jsonschema")
 

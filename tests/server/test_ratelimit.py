@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from server.policy import ConfigError
-from server.ratelimit import (
-    RateLimitSettings,
+from agora_token_server.env import ConfigError
+from agora_token_server.ratelimit import (
     RateLimiter,
+    RateLimitSettings,
     client_ip,
     parse_rate_limit,
     parse_ratelimit_settings,

@@ -1,5 +1,5 @@
-"""Start ``python -m server`` as a real process on a free loopback port
-(used by the multi-worker metrics, fuzz and browser tests)."""
+"""Helpers for tests and benchmarks: a real service process on a free
+loopback port (:class:`LiveServer`), and plain HTTP requests to it."""
 
 from __future__ import annotations
 
@@ -13,68 +13,79 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
-ROOT = Path(__file__).resolve().parents[2]
-APP_ID = "970CA35de60c44645bbae8a215061b33"
-APP_CERTIFICATE = "5CFd2fd1755d40ecb72977518be15d3b"
+from .config import VARIABLES
 
-# Settings the service reads; cleared so the caller's environment cannot leak in.
-_SERVICE_VARS = ("APP_ID", "APP_CERTIFICATE", "SERVER_PORT", "PORT", "HOST", "CORS_ALLOW_ORIGIN",
-                 "PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir", "METRICS_TOKEN",
-                 "MAX_EXPIRE", "CHANNEL_PATTERN", "RATE_LIMIT", "TRUST_PROXY", "LOG_FORMAT")
+__all__ = ["LiveServer", "clean_environment", "free_port", "request"]
 
 
 def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
+def clean_environment(extra: Optional[dict[str, str]] = None) -> dict[str, str]:
+    """This process's environment without any setting the service reads
+    (so the caller's own configuration cannot leak in), plus ``extra``."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in VARIABLES and k.lower() != "prometheus_multiproc_dir"}
+    env.update(extra or {})
+    return env
+
+
 class LiveServer:
-    def __init__(self, workdir: Path, env: Optional[dict[str, str]] = None, args: tuple[str, ...] = (),
-                 credentials: bool = True) -> None:
-        self.port = free_port()
+    """``python -m agora_token_server`` on 127.0.0.1, in ``workdir`` (so no
+    stray ``.env`` is read), output in ``workdir/server-<port>.log``.
+
+    ``command`` replaces the interpreter and module (e.g. an installed
+    ``agora-token-server`` script)."""
+
+    def __init__(self, workdir: Path, env: Optional[dict[str, str]] = None, args: Sequence[str] = (),
+                 *, command: Optional[Sequence[str]] = None, port: Optional[int] = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = workdir / f"server-{self.port}.log"
-        full_env = {k: v for k, v in os.environ.items() if k not in _SERVICE_VARS and not k.startswith("AUTH_")}
-        full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), full_env.get("PYTHONPATH")]))
-        if credentials:
-            full_env.update({"APP_ID": APP_ID, "APP_CERTIFICATE": APP_CERTIFICATE})
-        full_env.update(env or {})
-        self._log = open(self.log_path, "wb")
-        # cwd is a scratch directory: no stray .env is read
+        self.log_path = Path(workdir) / f"server-{self.port}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - open for the process's lifetime
+        cmd = list(command or (sys.executable, "-m", "agora_token_server"))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(self.port), *args],
-            cwd=str(workdir), env=full_env, stdout=self._log, stderr=subprocess.STDOUT,
+            [*cmd, "--host", "127.0.0.1", "--port", str(self.port), *args],
+            cwd=str(workdir), env=clean_environment(env), stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True)
 
-    def wait_ready(self, limit: float = 60.0) -> "LiveServer":
+    def wait_ready(self, limit: float = 60.0, workers: int = 1) -> "LiveServer":
+        """Until ``/ping`` answers (and, with several workers, every one listens)."""
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
             try:
                 with urllib.request.urlopen(self.url + "/ping", timeout=2) as r:
-                    if r.status == 200:
+                    if r.status == 200 and self.log().count(" listening on ") >= workers:
                         return self
-            except (OSError, urllib.error.URLError):
+            except OSError:
                 pass
-            time.sleep(0.1)
+            time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"server did not answer /ping within {limit} s:\n{self.log()}")
 
     def log(self) -> str:
         try:
-            return self.log_path.read_text(errors="replace")[-4000:]
+            return self.log_path.read_text(errors="replace")
         except OSError:
             return ""
 
-    def stop(self) -> int:
+    def signal(self, signum: int = signal.SIGTERM) -> None:
+        self.proc.send_signal(signum)
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM, wait; SIGKILL the process group if it does not stop."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(30)
+                self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
@@ -90,7 +101,7 @@ class LiveServer:
 
 def request(url: str, method: str = "GET", body: Any = None, headers: Optional[dict[str, str]] = None,
             raw: Optional[bytes] = None, timeout: float = 15) -> tuple[int, dict[str, str], bytes]:
-    """One HTTP request on a fresh connection (no redirects followed)."""
+    """One HTTP request on a fresh connection (redirects are not followed)."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     hdrs = dict(headers or {})
     if body is not None and raw is None:

@@ -1,0 +1,262 @@
+"""The request pipeline, read top to bottom. Every route's handler is
+wrapped in it when the route is registered (:mod:`server.routes`), and a
+catch-all route takes every request no route matches, so each request
+passes through it exactly once, with no aiohttp middleware (which would cost
+two extra layers per request).
+
+For every request, in this order:
+
+1. request id: a well-formed ``X-Request-ID`` (1..128 of
+   ``[A-Za-z0-9._:@/+=-]``) is kept, else a new one; echoed on the response;
+2. the route, resolved once by aiohttp's router: its template and flags are
+   bound to the wrapped handler;
+3. CORS (:mod:`server.cors`): ``403`` for a disallowed ``Origin``, ``204``
+   for a preflight from an allowed one;
+4. on guarded routes, the guard (:mod:`server.guard`): authentication
+   (``401``) and the rate limit (``429``);
+5. the handler (a body above the limit is refused with ``413`` before it is
+   read: :func:`read_body`); an HTTP error becomes ``{"error": "..."}``, a path one slash
+   away from a route a redirect (301 GET/HEAD, 307 otherwise) with a JSON
+   body, an unexpected exception a logged ``500``, a client that went away a
+   ``499`` in the metrics and the access log;
+6. on the way out: no-cache and CORS headers, the request id, and
+   ``Connection: close`` while the process drains for shutdown; then one
+   metrics observation and one access-log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from time import perf_counter
+from typing import Any, Awaitable, Callable, Optional
+
+from aiohttp import web
+from yarl import URL
+
+from . import metrics
+from .overload import RETRY_AFTER, SHED_MESSAGE, wait_while_held
+from .responses import NO_CACHE_HEADERS, json_error, json_response
+from .state import CONTEXT, STATE, RequestContext, RouteInfo, ServiceState, new_request_id
+
+__all__ = ["REQUEST_ID_HEADER", "make_fallback", "make_pipeline", "read_body"]
+
+log = logging.getLogger("server")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_REASONS = {404: "not found", 405: "method not allowed"}
+# headers of an HTTPException worth keeping on its JSON rendering
+_KEEP = ("Allow", "WWW-Authenticate", "Retry-After", "Location")
+
+
+def request_id_from(headers: Any) -> str:
+    """The client's ``X-Request-ID`` when it is well-formed, else a new one."""
+    value = headers.get(REQUEST_ID_HEADER)
+    if value is not None and _REQUEST_ID.fullmatch(value):
+        return str(value)
+    return new_request_id()
+
+
+async def _slash_redirect(request: web.Request, probe: web.UrlDispatcher) -> Optional[web.Response]:
+    """The registered route one trailing slash away, as a redirect (or None)."""
+    path = request.rel_url.raw_path
+    if path.startswith("//"):  # "//host/x" would be a protocol-relative Location
+        return None
+    if path.endswith("/"):
+        if len(path) <= 1:
+            return None
+        alt = path[:-1]
+    else:
+        alt = path + "/"
+    try:
+        match = await probe.resolve(request.clone(rel_url=URL.build(path=alt, encoded=True)))
+    except Exception:  # noqa: BLE001 - a path we cannot even resolve: just 404
+        return None
+    if match.http_exception is not None:
+        return None
+    query = request.rel_url.raw_query_string
+    location = alt + ("?" + query if query else "")
+    status = 301 if request.method in ("GET", "HEAD") else 307
+    reason = "Moved Permanently" if status == 301 else "Temporary Redirect"
+    return json_response({"message": reason, "location": location}, status, {"Location": location})
+
+
+async def _error_response(request: web.Request, exc: web.HTTPException, max_body: int,
+                          probe: web.UrlDispatcher) -> web.Response:
+    status = exc.status
+    if status == 404:
+        redirect = await _slash_redirect(request, probe)
+        if redirect is not None:
+            return redirect
+    if exc.content_type == "application/json" and exc.text:
+        body: Any = exc.text
+        resp = web.Response(status=status, text=body, content_type="application/json",
+                            headers=NO_CACHE_HEADERS)
+    else:
+        if status == 413:
+            message = f"request body too large: at most {max_body} bytes are accepted"
+        elif status in _REASONS:
+            message = _REASONS[status]
+        else:
+            message = (exc.text or exc.reason or "error").strip()
+            if message.startswith(f"{status}: "):
+                message = message[len(f"{status}: "):]
+        resp = json_error(status, message)
+    for key in _KEEP:
+        value = exc.headers.get(key)
+        if value is not None:
+            resp.headers[key] = value
+    return resp
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The request body: ``413`` at once when its announced length is over the
+    limit; waits at most ``HTTP_BODY_TIMEOUT`` for it (``408``), and no longer
+    than the shutdown grace once the process drains."""
+    if request.content.is_eof():  # the usual case: it came with the headers
+        return await request.read()
+    state = request.app[STATE]
+    max_body = state.settings.max_body_bytes
+    length = request.content_length
+    if length is not None and length > max_body:
+        raise web.HTTPRequestEntityTooLarge(max_body, length, headers={"Connection": "close"})
+    timeout = state.settings.connections.body_timeout
+    read = asyncio.ensure_future(request.read())
+    try:
+        done, _ = await asyncio.wait((read, state.drain_started()), timeout=timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if read not in done and state.draining:
+            left = state.drain_deadline - asyncio.get_running_loop().time() - 0.5
+            done, _ = await asyncio.wait((read,), timeout=max(0.0, min(timeout, left)))
+        if read not in done:
+            raise web.HTTPRequestTimeout(
+                text='{"error": "the request body did not arrive in time"}', content_type="application/json",
+                headers={"Connection": "close"})
+        return read.result()
+    finally:
+        if not read.done():
+            read.cancel()
+
+
+def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Handler, Optional[RouteInfo]], Handler]:
+    """``wrap(handler, info)``: the handler inside the pipeline. ``probe`` is a
+    router with the real routes only, consulted for requests that match none
+    (404, 405, slash redirects)."""
+    cors = state.cors
+    guard = state.guard
+    access = state.access
+    local = metrics.LOCAL
+    max_body = state.settings.max_body_bytes
+    cors_fixed = {k: v for k, v in cors.headers_for("").items() if k != "Access-Control-Allow-Origin"}
+    rid_header = REQUEST_ID_HEADER
+    no_cache = NO_CACHE_HEADERS
+    max_inflight = state.settings.overload.max_inflight or 1 << 62
+    hold_file = state.settings.overload.hold_file
+
+    def wrap(handler: Handler, info: Optional[RouteInfo]) -> Handler:
+        guarded = info is not None and info.guarded and guard is not None
+        sheddable = info is not None and info.sheddable
+        template = info.template if info is not None else metrics.UNMATCHED
+        logged_route = info.template if info is not None else None
+
+        async def pipeline(request: web.Request) -> web.StreamResponse:
+            start = perf_counter()
+            local.in_progress += 1
+            headers = request.headers
+            rid = headers.get(rid_header)
+            if rid is None or _REQUEST_ID.fullmatch(rid) is None:
+                rid = new_request_id()
+            ctx: Optional[RequestContext] = None
+            status = 500
+            admitted = False
+            try:
+                origin = headers.get("Origin")
+                if origin is not None and not cors.allows(origin):
+                    resp: web.StreamResponse = json_error(403, "Origin not allowed")
+                elif origin is not None and request.method == "OPTIONS":
+                    resp = cors.preflight(origin)
+                elif sheddable and state.inflight >= max_inflight:
+                    local.shed += 1
+                    resp = json_error(503, SHED_MESSAGE, {"Retry-After": RETRY_AFTER})
+                else:
+                    if sheddable:
+                        state.inflight += 1
+                        admitted = True
+                    try:
+                        if guarded:
+                            ctx = RequestContext(rid, info)
+                            request[CONTEXT] = ctx
+                            denied = await guard.check(request, ctx)  # type: ignore[union-attr]
+                            if denied is not None:
+                                resp = denied
+                            else:
+                                if hold_file and sheddable:
+                                    await wait_while_held(hold_file)
+                                resp = await handler(request)
+                        else:
+                            if hold_file and sheddable:
+                                await wait_while_held(hold_file)
+                            resp = await handler(request)
+                    except web.HTTPException as exc:
+                        resp = await _error_response(request, exc, max_body, probe)
+                    if origin is not None:
+                        h = resp.headers
+                        h.update(cors_fixed)
+                        h["Access-Control-Allow-Origin"] = origin
+                h = resp.headers
+                if "Expires" not in h:
+                    h.update(no_cache)
+                h[rid_header] = rid
+                if state.draining:
+                    resp.force_close()
+                status = resp.status
+                return resp
+            except ConnectionResetError:  # the client hung up, e.g. mid-body
+                status = 499  # nginx's code for it; nobody will read this answer
+                return json_error(400, "the client closed the connection")
+            except asyncio.CancelledError:  # the same, seen by a cancelled handler
+                status = 499
+                raise
+            except Exception:
+                log.exception("unhandled error on %s %s (request id %s)", request.method,
+                              request.rel_url.raw_path[:200], rid)
+                resp = json_error(500, "internal server error")
+                resp.headers[rid_header] = rid
+                return resp
+            finally:
+                if admitted:
+                    state.inflight -= 1
+                local.in_progress -= 1
+                elapsed = perf_counter() - start
+                method = request.method
+                local.answered.append((template, method, status, elapsed))
+                if access is not None:
+                    caller = ctx.caller if ctx is not None else None
+                    url = request.rel_url
+                    access.record(method, url.raw_path, url.raw_query_string, status, elapsed, rid, logged_route,
+                                  caller.id if caller is not None and caller.kind != "anonymous" else None,
+                                  (ctx.remote if ctx is not None else None) or request.remote)
+
+        pipeline.__name__ = getattr(handler, "__name__", "handler")
+        return pipeline
+
+    return wrap
+
+
+def make_fallback(probe: web.UrlDispatcher) -> Handler:
+    """The handler of every request no route takes: ``405`` (with ``Allow``)
+    for a known path, a redirect for a path one slash away from a route,
+    ``204`` for an ``OPTIONS`` on a known path, else ``404``."""
+
+    async def fallback(request: web.Request) -> web.StreamResponse:
+        match = await probe.resolve(request)
+        exc = match.http_exception or web.HTTPNotFound()
+        if request.method == "OPTIONS" and exc.status == 405:
+            return web.Response(status=204, headers=NO_CACHE_HEADERS)  # not a CORS preflight
+        raise exc
+
+    return fallback
