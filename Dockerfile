@@ -32,6 +32,7 @@ WORKDIR /build
 # README/LICENSE as globs: the build does not depend on them being present.
 COPY pyproject.toml setup.py README.md* LICENSE* ./
 COPY src ./src
+COPY server ./server
 
 # Build the wheel (fail if the extension did not compile: a py3-none-any
 # wheel), then install it with the [server] extra into a self-contained venv
@@ -57,14 +58,14 @@ COPY --from=builder /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
 # Prove the compiled core loads here (the runtime image has libssl3 + zlib1g).
-RUN python -c "import agora_token as a; assert a.BACKEND == 'cython', a.BACKEND; print('agora_token backend:', a.BACKEND)"
+RUN agora-token-server --version | grep -q "backend: cython"
 
 RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app
 
-# The service is not part of the wheel: it sits next to the installed library.
+# The service is installed with the wheel (agora_token_server, the
+# agora-token-server command): nothing else is copied.
 WORKDIR /app
-COPY --chown=root:root server ./server
 
 USER 10001:10001
 
@@ -75,4 +76,4 @@ EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["python", "-c", "import os, sys, urllib.request; p = os.environ.get('SERVER_PORT') or os.environ.get('PORT') or '8080'; r = urllib.request.urlopen('http://127.0.0.1:%s/ping' % p, timeout=4); sys.exit(0 if r.status == 200 else 1)"]
 
-CMD ["python", "-m", "server", "--host", "0.0.0.0"]
+CMD ["agora-token-server", "--host", "0.0.0.0"]

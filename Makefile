@@ -1,6 +1,11 @@
-# agora-token: library + token service.
-#   make run    set up .venv, build, start the service (.env if present, else --demo)
-#   make test   set up .venv, build the extension, run every test on both backends
+# agora-token: the library and the token service.
+#
+#   make run     set up .venv, build, start the service (.env if present, else --demo)
+#   make test    everyday: ruff, mypy --strict, the test suite on both cores (slow tests skipped)
+#   make check   what CI runs: make test, the slow tests (real processes, floods, Redis,
+#                browser), the extension built without libz/libcrypto, the wheel
+#                repaired and installed in a fresh venv, AddressSanitizer over a corpus
+#   make bench / bench-server   benchmarks (docs/benchmarks.md)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,65 +13,79 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: all install run test test-cython test-python test-fallback-build typecheck bench bench-server clean
+.PHONY: all install run lint test test-slow check check-fallback-build check-wheel check-asan \
+	bench bench-server soak clean vectors docker docker-run cleanup
 
 all: test
 
 $(STAMP): pyproject.toml setup.py src/agora_token/_pack.pyx src/agora_token/_c/at_core.h
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[server,test]'
-	touch $(STAMP)
+	@echo "==> setting up $(VENV): the package in editable mode with the [server,test] extras (builds the compiled core)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -e '.[server,test]'
+	@$(PY) -c "import agora_token, agora_token_server; print('==> ready: agora_token', agora_token.__version__, 'backend', agora_token.BACKEND)"
+	@touch $(STAMP)
 
 install: $(STAMP)
 
 run: $(STAMP)
 	@if [ -f .env ] || [ -n "$$APP_ID" ]; then \
-		exec $(PY) -m server; \
+		exec $(VENV)/bin/agora-token-server; \
 	else \
 		echo "No .env and no APP_ID in the environment: starting in DEMO mode (tokens will NOT work with Agora)"; \
-		exec $(PY) -m server --demo; \
+		exec $(VENV)/bin/agora-token-server --demo; \
 	fi
 
-typecheck: $(STAMP)
-	$(PY) -m mypy --strict src/
+lint: $(STAMP)
+	@echo "==> ruff"
+	@$(VENV)/bin/ruff check src server tests benchmarks scripts
+	@echo "==> mypy --strict (src/ and server/)"
+	@$(PY) -m mypy
 
-test-cython: $(STAMP)
-	AGORA_TOKEN_EXPECT_BACKEND=cython $(PY) -m pytest -q $(PYTEST_ARGS)
+# the library tests run on both cores in this one run; the service tests once
+test: lint
+	@echo "==> pytest (slow tests skipped; make check runs them)"
+	@AGORA_TOKEN_EXPECT_BACKEND=cython $(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
-test-python: $(STAMP)
-	AGORA_TOKEN_NO_EXTENSIONS=1 AGORA_TOKEN_EXPECT_BACKEND=python $(PY) -m pytest -q $(PYTEST_ARGS)
+test-slow: $(STAMP)
+	@echo "==> pytest: slow tests (real processes, floods, SIGTERM, bursts, Redis, browser)"
+	@AGORA_TOKEN_EXPECT_BACKEND=cython $(PY) -m pytest -q -m slow $(PYTEST_ARGS)
 
 # the extension built without libz/libcrypto (the Windows-wheel code path)
-test-fallback-build: $(STAMP)
-	PYTHON=$(abspath $(PY)) scripts/check_fallback_build.sh
+check-fallback-build: $(STAMP)
+	@echo "==> the compiled core without libz/libcrypto, and its library tests"
+	@PYTHON=$(abspath $(PY)) scripts/check_fallback_build.sh
 
-# the full suite on both backends runs last, so its summary closes the output
-test: $(STAMP)
-	$(MAKE) --no-print-directory typecheck
-	$(MAKE) --no-print-directory test-fallback-build
-	$(MAKE) --no-print-directory check-wheel
-	$(MAKE) --no-print-directory test-cython
-	$(MAKE) --no-print-directory test-python
+check-wheel:
+	@echo "==> wheel: build, auditwheel repair, install in a fresh venv"
+	@PYTHON=$(PYTHON) bash scripts/check_wheel.sh
+
+check-asan: $(STAMP)
+	@echo "==> the compiled core under AddressSanitizer over a seeded corpus"
+	@PYTHON=$(abspath $(PY)) bash scripts/asan_check.sh
+
+check: test test-slow check-fallback-build check-wheel check-asan
+	@echo "==> make check: all passed"
 
 bench: $(STAMP)
-	$(PY) benchmarks/bench_tokens.py
+	$(PY) -m benchmarks.bench_tokens
 
 bench-server: $(STAMP)
-	$(PY) benchmarks/bench_server.py
+	$(PY) -m benchmarks.bench_server
+
+soak: $(STAMP)
+	$(PY) -m benchmarks.soak
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info src/*.egg-info .pytest_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) build dist *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	rm -f src/agora_token/_pack.c src/agora_token/_pack*.so src/agora_token/_pack*.pyd
 
-# --- packaging and container (see README.md, "Packaging") --------------------------
-#   make check-wheel  build -> auditwheel repair -> fresh venv -> BACKEND == "cython"
+# --- packaging and container (docs/packaging.md) -------------------------------------
 #   make vectors      copy ../shared/vectors into tests/vectors (for checkouts without ../shared)
-#   make docker       build the image (only when the Dockerfile or the sources changed;
-#                     .env is never part of the image, so it does not trigger a rebuild)
+#   make docker       build the image (only when the Dockerfile or the sources changed)
 #   make docker-run   build if needed, then run it: --env-file .env if present,
 #                     else APP_ID/APP_CERTIFICATE from the environment, else --demo
-#   make cleanup      forget the build marker and remove the image (forces a rebuild)
+#   make cleanup      forget the build marker and remove the image
 IMAGE ?= agora-token-service
 DOCKER ?= docker
 DOCKER_PORT ?= 8080
@@ -74,11 +93,6 @@ DOCKER_MARKER := build/.docker-build-marker
 DOCKER_INPUTS := Dockerfile .dockerignore pyproject.toml setup.py \
 	$(shell find src server -type f -not -path '*/__pycache__/*' -not -name '*.so' \
 	  -not -name '*.pyd' -not -name '_pack.c' 2>/dev/null)
-
-.PHONY: check-wheel vectors docker docker-run cleanup
-
-check-wheel:
-	PYTHON=$(PYTHON) bash scripts/check_wheel.sh
 
 vectors:
 	bash scripts/sync_vectors.sh
@@ -102,7 +116,7 @@ docker-run: $(DOCKER_MARKER)
 	else \
 		echo "No .env and no APP_ID in the environment: starting in DEMO mode (tokens will NOT work with Agora)"; \
 		set -x; exec $(DOCKER) run --rm -p $(DOCKER_PORT):8080 -e SERVER_PORT=8080 $(IMAGE) \
-			python -m server --host 0.0.0.0 --demo; \
+			agora-token-server --host 0.0.0.0 --demo; \
 	fi
 
 cleanup:

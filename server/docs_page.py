@@ -179,7 +179,8 @@ SCRIPT = r"""
     var out = el("div");
     if (!content) return out;
     if (content.example !== undefined) {
-      add(out, el("pre", null, typeof content.example === "string" ? content.example : JSON.stringify(content.example, null, 2)));
+      const example = content.example;
+      add(out, el("pre", null, typeof example === "string" ? example : JSON.stringify(example, null, 2)));
     }
     Object.keys(content.examples || {}).forEach(function (k) {
       var ex = resolve(content.examples[k]);

@@ -35,7 +35,8 @@ from agora_token import verify
 from tests.support.service import APP_CERTIFICATE, CREDENTIALS
 
 CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install chromium)")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None,
+                                 reason="Chromium is not installed (Debian: apt-get install chromium)")]
 
 API_KEY = "browser-test-key-0123456789abcdef"
 

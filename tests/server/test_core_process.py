@@ -76,6 +76,7 @@ def test_serves_and_stops_gracefully(tmp_path, workers):
         assert text.count("listening on") == 2
 
 
+@pytest.mark.slow
 def test_inflight_request_completes_on_sigterm(tmp_path):
     hold = tmp_path / "hold"
     hold.touch()  # admitted token requests wait while it exists

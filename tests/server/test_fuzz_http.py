@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 from agora_token import verify
 from tests.support.service import APP_CERTIFICATE, CREDENTIALS
 
+pytestmark = pytest.mark.slow
+
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12")) * 8
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                 suppress_health_check=list(HealthCheck))

@@ -16,7 +16,8 @@ from agora_token_server.testing import LiveServer, request
 from agora_token import verify
 from tests.support.service import CREDENTIALS
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc and SO_REUSEPORT")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                 reason="needs /proc and SO_REUSEPORT")]
 
 N = 60
 
