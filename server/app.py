@@ -17,6 +17,8 @@ from .config import Settings
 from .cors import CorsPolicy
 from .guard import Guard
 from .issuing import Issuer
+from .metrics import METRICS_FAILURES_PER_MINUTE
+from .ratelimit import RateLimiter
 from .routes import setup_routes
 from .state import STATE, ServiceState
 
@@ -37,13 +39,21 @@ def create_app(settings: Settings, access: Optional[AccessLog] = None) -> web.Ap
     guard = Guard(settings)
     state = ServiceState(settings=settings, cors=CorsPolicy.from_settings(settings), issuer=Issuer(settings),
                          guard=guard if guard.active else None, access=access)
+    if settings.metrics.token:
+        state.metrics_limiter = RateLimiter(METRICS_FAILURES_PER_MINUTE, "minute", settings.rate_limit,
+                                            name="metrics-auth")
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[STATE] = state
     setup_routes(app, state)
-    jwks = state.jwks
-    if jwks is not None:
-        async def close_jwks(_app: web.Application) -> None:
-            await jwks.close()
-
-        app.on_cleanup.append(close_jwks)
+    app.on_cleanup.append(_close_clients)
     return app
+
+
+async def _close_clients(app: web.Application) -> None:
+    """Close the JWKS and Redis connections at shutdown."""
+    state = app[STATE]
+    if state.jwks is not None:
+        await state.jwks.close()
+    for limiter in (state.guard.limiter if state.guard is not None else None, state.metrics_limiter):
+        if limiter is not None:
+            await limiter.close()

@@ -20,7 +20,7 @@ from aiohttp import web
 from . import metrics
 from .auth import Authenticator, AuthError
 from .config import Settings
-from .ratelimit import RateLimiter, client_ip
+from .ratelimit import RateLimiter, StorageUnavailable, client_ip
 from .responses import json_error
 from .state import RequestContext
 
@@ -53,19 +53,23 @@ class Guard:
         except AuthError as err:
             metrics.LOCAL.auth_failure(err.reason)
             if limiter is not None:
-                denied = self._limit("ip:" + self.client_address(request, ctx))
+                denied = await self._limit("ip:" + self.client_address(request, ctx))
                 if denied is not None:
                     return denied
             return json_error(err.status, err.message, err.headers)
         ctx.caller = caller
         if limiter is not None:
             key = caller.id if caller.kind != "anonymous" else "ip:" + self.client_address(request, ctx)
-            return self._limit(key)
+            return await self._limit(key)
         return None
 
-    def _limit(self, key: str) -> Optional[web.Response]:
+    async def _limit(self, key: str) -> Optional[web.Response]:
         assert self.limiter is not None
-        retry = self.limiter.hit(key)
+        try:
+            retry = await self.limiter.hit(key)
+        except StorageUnavailable:
+            return json_error(503, "the rate-limit storage is unavailable (RATE_LIMIT_ON_STORAGE_ERROR=deny): "
+                                   "retry later", {"Retry-After": "1"})
         if retry is None:
             return None
         metrics.LOCAL.rate_limited += 1

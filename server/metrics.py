@@ -51,6 +51,8 @@ ENV_DIR = "PROMETHEUS_MULTIPROC_DIR"
 NAMESPACE = "agora_token"
 UNMATCHED = "unmatched"
 FLUSH_INTERVAL = 1.0
+#: failed METRICS_TOKEN attempts allowed per client address and minute
+METRICS_FAILURES_PER_MINUTE = 10
 TOKEN_TYPES = ("rtc", "rtm", "chat")
 AUTH_REASONS = frozenset({
     "missing_credentials", "invalid_api_key", "invalid_jwt", "expired_jwt", "jwks_unavailable",

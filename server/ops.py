@@ -7,6 +7,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import metrics
+from .ratelimit import client_ip
 from .responses import json_bytes, json_error, json_response
 from .state import STATE
 
@@ -21,9 +22,14 @@ async def ping(request: web.Request) -> web.Response:
 
 async def healthz(request: web.Request) -> web.Response:
     """200 while the process can serve tokens; the body tells what else is
-    up: ``jwks`` (``ok``, ``stale``, ``unavailable``) with ``AUTH_JWKS_URL``."""
+    up: ``rate_limit_storage`` (``ok``/``error``) with a Redis
+    ``RATE_LIMIT_STORAGE``, ``jwks`` (``ok``, ``stale``, ``unavailable``) with
+    ``AUTH_JWKS_URL``."""
     state = request.app[STATE]
     body = {"status": "draining" if state.draining else "ok"}
+    limiter = state.guard.limiter if state.guard is not None else None
+    if limiter is not None and limiter.settings.shared:
+        body["rate_limit_storage"] = limiter.state()
     if state.jwks is not None:
         body["jwks"] = state.jwks.state()
     return json_response(body)
@@ -31,10 +37,21 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def metrics_endpoint(request: web.Request) -> web.Response:
     """The Prometheus exposition; with ``METRICS_TOKEN`` it needs
-    ``Authorization: Bearer <token>``."""
-    token = request.app[STATE].settings.metrics.token
-    if not metrics.token_matches(token, request.headers.get("Authorization")):
-        return json_error(401, "GET /metrics needs 'Authorization: Bearer <METRICS_TOKEN>'",
-                          {"WWW-Authenticate": 'Bearer realm="metrics"'})
+    ``Authorization: Bearer <token>``, and a client address with 10 failed
+    attempts in the last minute gets 429 until the window frees up."""
+    state = request.app[STATE]
+    token = state.settings.metrics.token
+    limiter = state.metrics_limiter
+    if token is not None and limiter is not None:
+        trust = state.settings.rate_limit.trust_proxy
+        key = "ip:" + client_ip(request.remote, request.headers.getall("X-Forwarded-For", []) if trust else [],
+                                trust)
+        if await limiter.exhausted(key):
+            return json_error(429, "too many failed METRICS_TOKEN attempts: retry in a minute",
+                              {"Retry-After": "60"})
+        if not metrics.token_matches(token, request.headers.get("Authorization")):
+            await limiter.hit(key)
+            return json_error(401, "GET /metrics needs 'Authorization: Bearer <METRICS_TOKEN>'",
+                              {"WWW-Authenticate": 'Bearer realm="metrics"'})
     body, content_type = metrics.render()
     return web.Response(body=body, headers={"Content-Type": content_type})

@@ -1,89 +1,124 @@
-"""Per-caller rate limiting: an in-memory token bucket with bounded memory.
+"""Per-caller rate limits on the ``limits`` library (moving window).
 
-``RATE_LIMIT`` is ``<count>/<period>`` with period ``s``/``sec``/``second``,
-``m``/``min``/``minute`` or ``h``/``hr``/``hour`` (e.g. ``20/s``, ``600/min``,
-``1000/h``); unset or ``off`` disables limiting. Each caller gets a bucket of
-``count`` tokens refilled continuously at ``count / period``: a burst of up to
-``count`` requests, then the steady rate.
+``RATE_LIMIT`` is ``<count>/<period>``: ``20/s``, ``600/min``, ``1000/h``
+(``s``/``sec``/``second``, ``m``/``min``/``minute``, ``h``/``hr``/``hour``);
+unset or ``off``: no limit. It means: at most ``count`` requests in any
+window of ``period`` (the library's moving window: exact, no bursts above
+the count; a refused request does not count).
 
-Callers are keyed by :attr:`server.auth.Caller.id` when authenticated (API-key
-fingerprint or ``jwt:<sub>``), else by client IP. The client IP is the TCP peer
-address; with ``TRUST_PROXY=N`` (N >= 1 trusted reverse proxies in front of the
-service; ``1`` is the common single load balancer) it is taken from
-``X-Forwarded-For``: the N-th address counted from the right, i.e. the address
-the outermost trusted proxy saw. Entries further left are written by the
-client and can be forged, so they are never used. A missing, short or
-malformed header falls back to the peer address.
+``RATE_LIMIT_STORAGE`` is where the windows live: ``memory://`` (the default:
+per process, so ``--workers N`` and N replicas each allow the full limit) or
+a shared Redis, which makes the limit exact across workers and replicas:
+``redis://[:password@]host:6379/0``, ``rediss://`` (TLS),
+``redis+unix:///path/redis.sock``, ``redis+sentinel://host:26379/mymaster``,
+``redis+cluster://host:7000`` (and ``valkey://`` equivalents). Each request
+costs one call of the library's Lua script (the hits of one event-loop
+iteration share one pipelined round trip: :mod:`server.limitstore`), plus a
+second call when it is refused (when the window frees up, for
+``Retry-After``). Redis calls are
+non-blocking (redis-py's asyncio client) and bounded by
+``RATE_LIMIT_STORAGE_TIMEOUT`` (default 0.25 s) for connecting and for each
+reply. ``RATE_LIMIT_KEY_PREFIX`` (default ``agora-token``) lets several
+deployments share one Redis.
 
-Limits live in one process's memory: with ``--workers N`` or several replicas
-the effective limit is multiplied by the number of processes.
+When the storage fails or times out, ``RATE_LIMIT_ON_STORAGE_ERROR`` decides:
+``allow`` (the default: serve the request unlimited; tokens are still
+authenticated and authorised, and an outage of an auxiliary store should not
+take token issuing down with it) or ``deny`` (answer ``503``). Either way:
+never a 500 and never a hang; one error line per minute in the log; the
+``agora_token_rate_limit_storage_errors_total`` counter; ``/healthz`` shows
+``"rate_limit_storage": "error"`` (still 200). For one second after a failure
+the storage is not asked at all (so an outage costs no timeouts per request);
+then it is tried again, and limits apply again as soon as it answers.
 
-Memory is bounded: buckets idle long enough to have refilled completely are
-dropped (they are indistinguishable from new ones), and beyond
-``max_entries`` the least recently used bucket is evicted.
+Callers are keyed by :attr:`server.auth.Caller.id` (API-key fingerprint or
+JWT ``sub``) when authenticated, else by client address. The client address
+is the TCP peer; with ``TRUST_PROXY=N`` (N trusted reverse proxies; ``1`` for
+one load balancer) it is the N-th address from the right in
+``X-Forwarded-For``, the one the outermost trusted proxy saw (addresses
+further left are written by the client and are never used).
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import logging
 import math
 import re
+import sys
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
+from urllib.parse import urlsplit
 
-from .env import ConfigError, env_str
+from . import metrics
+from .env import ConfigError, env_choice, env_seconds, env_str
+from .limitstore import RedisBatcher, WindowMemoryStorage
+from .logs import LogThrottle
 
-__all__ = [
-    "DEFAULT_MAX_ENTRIES",
-    "RateLimitSettings",
-    "RateLimiter",
-    "client_ip",
-    "parse_rate_limit",
-    "parse_ratelimit_settings",
-]
+__all__ = ["RateLimitSettings", "RateLimiter", "client_ip", "parse_rate_limit", "parse_ratelimit_settings"]
 
-DEFAULT_MAX_ENTRIES = 100_000
+log = logging.getLogger("server.ratelimit")
+
 MAX_FORWARDED_LENGTH = 4096
 MAX_TRUSTED_PROXIES = 16
+DEFAULT_KEY_PREFIX = "agora-token"
+DEFAULT_STORAGE_TIMEOUT = 0.25
+#: after a storage failure, how long requests skip the storage
+RETRY_STORAGE_AFTER = 1.0
 _PERIODS = {
-    "s": 1.0, "sec": 1.0, "second": 1.0,
-    "m": 60.0, "min": 60.0, "minute": 60.0,
-    "h": 3600.0, "hr": 3600.0, "hour": 3600.0,
+    "s": "second", "sec": "second", "second": "second",
+    "m": "minute", "min": "minute", "minute": "minute",
+    "h": "hour", "hr": "hour", "hour": "hour",
 }
+_SECONDS = {"second": 1, "minute": 60, "hour": 3600}
 _RATE = re.compile(r"\s*(\d{1,9})\s*/\s*([A-Za-z]+)\s*")
+_STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster",
+                    "valkey", "valkeys", "valkey+unix", "valkey+sentinel", "valkey+cluster")
+_PREFIX = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_THROTTLE = LogThrottle(limit=1, interval=60.0)
 
 
 @dataclass(frozen=True)
 class RateLimitSettings:
-    """``limit`` requests per ``period`` seconds (None = no limit);
-    ``trust_proxy``: number of trusted reverse proxies (0 = use the peer address)."""
+    """``limit`` requests per ``period`` (``second``/``minute``/``hour``; None: no limit)."""
 
     limit: Optional[int] = None
-    period: float = 1.0
+    period: str = "second"
+    storage: str = "memory://"
+    key_prefix: str = DEFAULT_KEY_PREFIX
+    on_storage_error: str = "allow"
+    storage_timeout: float = DEFAULT_STORAGE_TIMEOUT
     trust_proxy: int = 0
-    max_entries: int = DEFAULT_MAX_ENTRIES
 
     @property
     def enabled(self) -> bool:
         return self.limit is not None
 
     @property
+    def shared(self) -> bool:
+        return not self.storage.startswith("memory")
+
+    @property
     def secrets(self) -> tuple[str, ...]:
-        return ()
+        """A Redis URL's password, and the URL itself (masked in logs)."""
+        if not self.shared:
+            return ()
+        password = urlsplit(self.storage).password
+        return (self.storage, *((password,) if password else ()))
 
     def describe(self) -> str:
         if self.limit is None:
             return "off"
-        unit = {1.0: "s", 60.0: "min", 3600.0: "h"}.get(self.period, f"{self.period:g}s")
-        return f"{self.limit}/{unit} per caller"
+        where = "per process" if not self.shared else f"shared ({urlsplit(self.storage).scheme})"
+        return f"{self.limit}/{self.period} per caller, {where}"
 
 
-def parse_rate_limit(text: str, variable: str = "RATE_LIMIT") -> tuple[Optional[int], float]:
-    """``"20/s"`` -> (20, 1.0); ``""``/``"off"`` -> (None, 1.0)."""
+def parse_rate_limit(text: str, variable: str = "RATE_LIMIT") -> tuple[Optional[int], str]:
+    """``"20/s"`` -> (20, "second"); ``""``/``"off"`` -> (None, "second")."""
     if not text.strip() or text.strip().lower() in ("off", "none", "0"):
-        return None, 1.0
+        return None, "second"
     m = _RATE.fullmatch(text)
     if not m:
         raise ConfigError(variable, "must look like 20/s, 600/min or 1000/h")
@@ -96,8 +131,16 @@ def parse_rate_limit(text: str, variable: str = "RATE_LIMIT") -> tuple[Optional[
     return count, period
 
 
+def _storage(env: Mapping[str, str]) -> str:
+    uri = env_str(env, "RATE_LIMIT_STORAGE") or "memory://"
+    scheme = uri.split("://", 1)[0].lower() if "://" in uri else ""
+    if scheme not in _STORAGE_SCHEMES:
+        raise ConfigError("RATE_LIMIT_STORAGE", "must be memory:// or a Redis URL (redis://, rediss://, "
+                                                "redis+unix://, redis+sentinel://, redis+cluster://)")
+    return uri
+
+
 def parse_ratelimit_settings(env: Mapping[str, str]) -> RateLimitSettings:
-    """Read ``RATE_LIMIT``, ``TRUST_PROXY`` and ``RATE_LIMIT_MAX_ENTRIES``."""
     limit, period = parse_rate_limit(env_str(env, "RATE_LIMIT"))
     raw = env_str(env, "TRUST_PROXY").lower()
     if raw in ("", "0", "false", "no", "off"):
@@ -107,97 +150,135 @@ def parse_ratelimit_settings(env: Mapping[str, str]) -> RateLimitSettings:
     elif raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_TRUSTED_PROXIES:
         trust = int(raw)
     else:
-        raise ConfigError("TRUST_PROXY", f"must be 0/1 (or the number of trusted proxies, "
-                                         f"up to {MAX_TRUSTED_PROXIES})")
-    raw = env_str(env, "RATE_LIMIT_MAX_ENTRIES")
-    max_entries = DEFAULT_MAX_ENTRIES
-    if raw:
-        if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 10_000_000:
-            raise ConfigError("RATE_LIMIT_MAX_ENTRIES", "must be a whole number, 1..10000000")
-        max_entries = int(raw)
-    return RateLimitSettings(limit, period, trust, max_entries)
+        raise ConfigError("TRUST_PROXY", f"must be 0/1 (or the number of trusted proxies, up to "
+                                         f"{MAX_TRUSTED_PROXIES})")
+    prefix = env_str(env, "RATE_LIMIT_KEY_PREFIX") or DEFAULT_KEY_PREFIX
+    if not _PREFIX.fullmatch(prefix):
+        raise ConfigError("RATE_LIMIT_KEY_PREFIX", "must be 1..64 of A-Z a-z 0-9 . _ : -")
+    return RateLimitSettings(
+        limit, period, _storage(env), prefix,
+        env_choice(env, "RATE_LIMIT_ON_STORAGE_ERROR", ("allow", "deny"), "allow"),
+        env_seconds(env, "RATE_LIMIT_STORAGE_TIMEOUT", DEFAULT_STORAGE_TIMEOUT, 0.01, 10), trust)
 
 
 def client_ip(peer: Optional[str], forwarded_for: Sequence[str], trust_proxy: int) -> str:
-    """The client address used for rate limiting (see the module docstring).
-
-    ``forwarded_for``: every ``X-Forwarded-For`` header value, in order."""
+    """The client address (see the module docstring). ``forwarded_for``:
+    every ``X-Forwarded-For`` header value, in order."""
     if trust_proxy > 0 and forwarded_for:
         joined = ",".join(forwarded_for)
         if len(joined) <= MAX_FORWARDED_LENGTH:
             hops = [h.strip() for h in joined.split(",")]
             if len(hops) >= trust_proxy:
-                candidate = hops[-trust_proxy]
                 try:
-                    return str(ipaddress.ip_address(candidate))
+                    return str(ipaddress.ip_address(hops[-trust_proxy]))
                 except ValueError:
                     pass
     return peer or "unknown"
 
 
-class _Bucket:
-    __slots__ = ("tokens", "stamp")
-
-    def __init__(self, tokens: float, stamp: float) -> None:
-        self.tokens = tokens
-        self.stamp = stamp
+class StorageUnavailable(Exception):
+    """The storage failed and ``RATE_LIMIT_ON_STORAGE_ERROR=deny``: answer 503."""
 
 
 class RateLimiter:
-    """Token buckets keyed by caller. ``clock`` returns monotonic seconds
-    (injectable for tests)."""
+    """``count`` hits per ``period`` per key, in the configured storage."""
 
-    def __init__(self, limit: int, period: float, *, max_entries: int = DEFAULT_MAX_ENTRIES,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        if limit < 1 or period <= 0:
-            raise ValueError("limit must be >= 1 and period > 0")
-        self.capacity = float(limit)
-        self.rate = limit / period  # tokens per second
-        self.refill_time = period  # an empty bucket is full again after one period
-        self.max_entries = max(1, max_entries)
-        self.clock = clock  # replaceable (tests)
-        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+    def __init__(self, count: int, period: str, settings: RateLimitSettings, *, name: str = "rate") -> None:
+        from limits import parse
+        from limits.aio.strategies import MovingWindowRateLimiter
+        from limits.storage import storage_from_string
+
+        self.settings = settings
+        self.item = parse(f"{count}/{period}")
+        self.name = name
+        self.batcher: Optional[RedisBatcher] = None
+        if settings.shared:
+            self.storage: Any = storage_from_string(
+                "async+" + settings.storage, implementation="redispy",
+                key_prefix=f"{settings.key_prefix}:{name}", socket_timeout=settings.storage_timeout,
+                socket_connect_timeout=settings.storage_timeout)
+            self.batcher = RedisBatcher(self.storage, settings.storage_timeout)
+        else:
+            self.storage = WindowMemoryStorage()
+        self.strategy = MovingWindowRateLimiter(self.storage)
+        self._key_of = self.item.key_for
+        self.deny_on_error = settings.on_storage_error == "deny"
+        self.timeout = settings.storage_timeout
+        self._skip_until = 0.0
+        self.storage_ok = True
+        self.errors = 0
 
     @classmethod
-    def from_settings(cls, settings: RateLimitSettings,
-                      clock: Callable[[], float] = time.monotonic) -> Optional["RateLimiter"]:
+    def from_settings(cls, settings: RateLimitSettings) -> Optional["RateLimiter"]:
         if settings.limit is None:
             return None
-        return cls(settings.limit, settings.period, max_entries=settings.max_entries, clock=clock)
+        return cls(settings.limit, settings.period, settings)
 
-    def __len__(self) -> int:
-        return len(self._buckets)
+    async def _call(self, coro: Any) -> Any:
+        if not self.settings.shared:
+            return await coro
+        if sys.version_info >= (3, 11):  # no task per call
+            async with asyncio.timeout(self.timeout):
+                return await coro
+        return await asyncio.wait_for(coro, self.timeout)
 
-    def hit(self, key: str) -> Optional[int]:
-        """Take one token for ``key``. None when allowed, else the number of
-        whole seconds (>= 1) after which the next request will be allowed."""
-        now = self.clock()
-        self._sweep(now)
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = _Bucket(self.capacity, now)
-            self._buckets[key] = bucket
-            while len(self._buckets) > self.max_entries:
-                self._buckets.popitem(last=False)
-        else:
-            elapsed = now - bucket.stamp
-            if elapsed > 0:
-                bucket.tokens = min(self.capacity, bucket.tokens + elapsed * self.rate)
-            bucket.stamp = now
-            self._buckets.move_to_end(key)
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
+    def _failed(self, exc: BaseException) -> None:
+        self.errors += 1
+        self.storage_ok = False
+        self._skip_until = time.monotonic() + RETRY_STORAGE_AFTER
+        metrics.LOCAL.storage_errors += 1
+        dropped = _THROTTLE.allow()
+        if dropped is not None:
+            log.error("rate-limit storage failed (%s); requests are %s while it does%s",
+                      type(exc).__name__ if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}",
+                      "refused (503)" if self.deny_on_error else "served without a rate limit",
+                      f"; {dropped} more failures not logged" if dropped else "")
+
+    async def hit(self, key: str) -> Optional[int]:
+        """Count one request for ``key``: None when allowed, else the seconds
+        (>= 1) until the window frees a slot. Raises :class:`StorageUnavailable`
+        when the storage fails and the setting says deny."""
+        if self._skip_until and time.monotonic() < self._skip_until:
+            if self.deny_on_error:
+                raise StorageUnavailable()
             return None
-        return max(1, math.ceil((1.0 - bucket.tokens) / self.rate))
+        try:
+            if self.batcher is None:
+                allowed = await self.strategy.hit(self.item, key)
+            else:
+                allowed = await self.batcher.acquire_entry(self._key_of(key), self.item.amount,
+                                                           self.item.get_expiry())
+            if allowed:
+                self.storage_ok = True
+                return None
+            stats = await self._call(self.strategy.get_window_stats(self.item, key))
+        except Exception as exc:  # noqa: BLE001 - any storage failure: connection, timeout, script
+            self._failed(exc)
+            if self.deny_on_error:
+                raise StorageUnavailable() from None
+            return None
+        self.storage_ok = True
+        return max(1, math.ceil(float(stats.reset_time) - time.time()))
 
-    def _sweep(self, now: float) -> None:
-        """Drop buckets (oldest first) idle long enough to be full again."""
-        buckets = self._buckets
-        limit = self.refill_time
-        removed = 0
-        while buckets and removed < 64:  # amortised: a few per call
-            key, bucket = next(iter(buckets.items()))
-            if now - bucket.stamp < limit:
-                break
-            del buckets[key]
-            removed += 1
+    async def exhausted(self, key: str) -> bool:
+        """Whether ``key`` has no slot left (without counting a hit)."""
+        if self._skip_until and time.monotonic() < self._skip_until:
+            return self.deny_on_error
+        try:
+            return not await self._call(self.strategy.test(self.item, key))
+        except Exception as exc:  # noqa: BLE001
+            self._failed(exc)
+            return self.deny_on_error
+
+    def state(self) -> str:
+        return "ok" if self.storage_ok else "error"
+
+    async def close(self) -> None:
+        bridge = getattr(self.storage, "bridge", None)
+        storage = getattr(bridge, "storage", None) or getattr(self.storage, "storage", None)
+        close = getattr(storage, "aclose", None) or getattr(storage, "close", None)
+        if close is not None and self.settings.shared:
+            try:
+                await close()
+            except Exception:  # noqa: BLE001 - closing at shutdown: nothing to report
+                pass

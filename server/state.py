@@ -41,6 +41,8 @@ class ServiceState:
     issuer: "Issuer"
     guard: Optional["Guard"]
     access: Optional["AccessLog"]
+    #: failed METRICS_TOKEN attempts per client address (when METRICS_TOKEN is set)
+    metrics_limiter: Any = None
     #: set when the process starts its graceful shutdown: every response then
     #: carries ``Connection: close``
     draining: bool = False

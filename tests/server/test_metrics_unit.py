@@ -178,3 +178,26 @@ def test_sweep_dead_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert not Path(tmp_path, f"gauge_livesum_{dead.pid}.db").exists()
     assert Path(tmp_path, f"gauge_livesum_{alive}.db").exists()
     assert Path(tmp_path, f"counter_{dead.pid}.db").exists()
+
+
+async def test_metrics_token_failures_are_limited(aiohttp_client: Any) -> None:
+    token = "metrics-token-" + "m" * 20
+    client = await aiohttp_client(make_app(METRICS_TOKEN=token))
+    for _ in range(metrics.METRICS_FAILURES_PER_MINUTE):
+        assert (await client.get("/metrics", headers={"Authorization": "Bearer guess-0123456789"})).status == 401
+    r = await client.get("/metrics", headers={"Authorization": "Bearer guess-0123456789"})
+    assert r.status == 429 and r.headers["Retry-After"] == "60"
+    # refused before the token is even compared: guessing stops, the right token waits too
+    assert (await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})).status == 429
+
+
+def test_metrics_token_minimum_length() -> None:
+    from agora_token_server.config import ConfigError
+
+    from tests.support.service import make_settings
+
+    for short in ("7", "short-token", "x" * 15):
+        with pytest.raises(ConfigError) as info:
+            make_settings(METRICS_TOKEN=short)
+        assert info.value.variable == "METRICS_TOKEN" and short not in str(info.value)
+    assert make_settings(METRICS_TOKEN="m" * 16).metrics.token == "m" * 16

@@ -1,30 +1,29 @@
-"""Unit tests for server.ratelimit (deterministic: an injected clock, no sleeps)."""
+"""Rate limiting on the limits library (moving window): settings, the
+window itself, storage failures, and the client address behind proxies.
+Redis-backed behaviour across processes is in test_ratelimit_redis.py."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
+
 from agora_token_server.env import ConfigError
 from agora_token_server.ratelimit import (
     RateLimiter,
     RateLimitSettings,
+    StorageUnavailable,
     client_ip,
     parse_rate_limit,
     parse_ratelimit_settings,
 )
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.mark.parametrize("text, expected", [
-    ("20/s", (20, 1.0)), ("600/min", (600, 60.0)), ("1000/h", (1000, 3600.0)),
-    (" 5 / second ", (5, 1.0)), ("3/m", (3, 60.0)), ("7/HOUR", (7, 3600.0)),
-    ("", (None, 1.0)), ("off", (None, 1.0)),
+    ("20/s", (20, "second")), ("600/min", (600, "minute")), ("1000/h", (1000, "hour")),
+    (" 5 / second ", (5, "second")), ("3/m", (3, "minute")), ("7/HOUR", (7, "hour")),
+    ("", (None, "second")), ("off", (None, "second")),
 ])
 def test_parse_rate_limit(text: str, expected: tuple) -> None:
     assert parse_rate_limit(text) == expected
@@ -44,97 +43,93 @@ def test_bad_rate_limit(text: str) -> None:
 def test_settings() -> None:
     assert parse_ratelimit_settings({}) == RateLimitSettings()
     assert not RateLimitSettings().enabled
-    s = parse_ratelimit_settings({"RATE_LIMIT": "600/min", "TRUST_PROXY": "1", "RATE_LIMIT_MAX_ENTRIES": "50"})
-    assert s == RateLimitSettings(600, 60.0, 1, 50) and s.enabled
-    assert s.describe() == "600/min per caller"
+    s = parse_ratelimit_settings({"RATE_LIMIT": "600/min", "TRUST_PROXY": "1"})
+    assert s == RateLimitSettings(600, "minute", trust_proxy=1) and s.enabled and not s.shared
+    assert s.describe() == "600/minute per caller, per process"
     assert parse_ratelimit_settings({"TRUST_PROXY": "true"}).trust_proxy == 1
     assert parse_ratelimit_settings({"TRUST_PROXY": "2"}).trust_proxy == 2
     for bad in ("maybe", "99", "-1"):
         with pytest.raises(ConfigError) as info:
             parse_ratelimit_settings({"TRUST_PROXY": bad})
         assert info.value.variable == "TRUST_PROXY"
-    with pytest.raises(ConfigError):
-        parse_ratelimit_settings({"RATE_LIMIT_MAX_ENTRIES": "0"})
 
 
-def test_burst_then_refill() -> None:
-    clock = Clock()
-    rl = RateLimiter(3, 1.0, clock=clock)
-    assert [rl.hit("a") for _ in range(3)] == [None, None, None]
-    assert rl.hit("a") == 1
-    assert rl.hit("b") is None  # separate bucket
-    clock.now += 0.34  # ~1 token back
-    assert rl.hit("a") is None
-    assert rl.hit("a") == 1
-    clock.now += 10
-    assert [rl.hit("a") for _ in range(4)] == [None, None, None, 1]  # never more than the burst
+def test_storage_settings() -> None:
+    s = parse_ratelimit_settings({"RATE_LIMIT": "5/s", "RATE_LIMIT_STORAGE": "redis://:s3cret-pass@redis:6379/2",
+                                  "RATE_LIMIT_KEY_PREFIX": "prod-eu", "RATE_LIMIT_ON_STORAGE_ERROR": "DENY",
+                                  "RATE_LIMIT_STORAGE_TIMEOUT": "0.1"})
+    assert s.shared and s.key_prefix == "prod-eu" and s.on_storage_error == "deny" and s.storage_timeout == 0.1
+    assert "s3cret-pass" in s.secrets  # masked in every log line
+    assert "s3cret-pass" not in s.describe()
+    for uri in ("rediss://h:6380", "redis+sentinel://h:26379/mymaster", "redis+cluster://h:7000",
+                "redis+unix:///run/redis.sock", "memory://"):
+        assert parse_ratelimit_settings({"RATE_LIMIT_STORAGE": uri}).storage == uri
+    for env, variable in (({"RATE_LIMIT_STORAGE": "mongodb://x"}, "RATE_LIMIT_STORAGE"),
+                          ({"RATE_LIMIT_STORAGE": "localhost:6379"}, "RATE_LIMIT_STORAGE"),
+                          ({"RATE_LIMIT_ON_STORAGE_ERROR": "maybe"}, "RATE_LIMIT_ON_STORAGE_ERROR"),
+                          ({"RATE_LIMIT_KEY_PREFIX": "has space"}, "RATE_LIMIT_KEY_PREFIX"),
+                          ({"RATE_LIMIT_STORAGE_TIMEOUT": "0"}, "RATE_LIMIT_STORAGE_TIMEOUT")):
+        with pytest.raises(ConfigError) as info:
+            parse_ratelimit_settings(env)
+        assert info.value.variable == variable
 
 
-def test_retry_after_is_whole_seconds() -> None:
-    clock = Clock()
-    rl = RateLimiter(600, 60.0, clock=clock)
-    for _ in range(600):
-        assert rl.hit("k") is None
-    assert rl.hit("k") == 1  # 0.1 s to the next token -> 1
-    rl2 = RateLimiter(2, 3600.0, clock=clock)
-    rl2.hit("k"), rl2.hit("k")
-    assert rl2.hit("k") == 1800  # one token per 30 min
-    clock.now += 1799.5
-    assert rl2.hit("k") == 1
-    clock.now += 0.5
-    assert rl2.hit("k") is None
+def limiter(spec: str, **env: str) -> RateLimiter:
+    found = RateLimiter.from_settings(parse_ratelimit_settings({"RATE_LIMIT": spec, **env}))
+    assert found is not None
+    return found
 
 
-def test_idle_buckets_are_evicted() -> None:
-    clock = Clock()
-    rl = RateLimiter(5, 1.0, clock=clock)
-    for i in range(50):
-        rl.hit(f"ip{i}")
-    assert len(rl) == 50
-    clock.now += 1.0  # everyone is full again
-    rl.hit("new")
-    assert len(rl) == 1
+async def test_moving_window_is_exact() -> None:
+    lim = limiter("3/s")
+    assert [await lim.hit("a") for _ in range(3)] == [None, None, None]
+    assert await lim.hit("a") == 1  # refused: retry in 1 s
+    assert await lim.hit("b") is None  # keys are independent
+    await asyncio.sleep(1.05)  # the window moved past the first three
+    assert await lim.hit("a") is None
 
 
-def test_recently_used_buckets_survive_the_sweep() -> None:
-    clock = Clock()
-    rl = RateLimiter(1, 10.0, clock=clock)
-    rl.hit("old")
-    clock.now += 5
-    rl.hit("young")
-    clock.now += 5  # old is full again, young is not
-    rl.hit("x")
-    assert len(rl) == 2
-    assert rl.hit("young") is not None  # still limited: its state was kept
+async def test_retry_after_is_whole_seconds() -> None:
+    lim = limiter("2/h")
+    await lim.hit("k")
+    await lim.hit("k")
+    retry = await lim.hit("k")
+    assert retry is not None and 3590 <= retry <= 3600
 
 
-def test_entry_cap_evicts_least_recently_used() -> None:
-    clock = Clock()
-    rl = RateLimiter(1, 3600.0, max_entries=3, clock=clock)
-    for key in ("a", "b", "c"):
-        assert rl.hit(key) is None
-    assert rl.hit("a") is not None  # a is now most recent
-    assert rl.hit("d") is None  # evicts b (least recently used)
-    assert len(rl) == 3
-    assert rl.hit("a") is not None and rl.hit("c") is not None
-    assert rl.hit("b") is None  # b was forgotten: a fresh bucket
+async def test_refused_requests_do_not_count() -> None:
+    lim = limiter("2/s")
+    await lim.hit("k")
+    await lim.hit("k")
+    for _ in range(50):
+        assert await lim.hit("k") is not None
+    await asyncio.sleep(1.05)
+    assert await lim.hit("k") is None and await lim.hit("k") is None
 
 
-def test_memory_stays_bounded_under_many_keys() -> None:
-    clock = Clock()
-    rl = RateLimiter(10, 1.0, max_entries=1000, clock=clock)
-    for i in range(20_000):
-        rl.hit(f"10.0.{i // 256}.{i % 256}")
-    assert len(rl) <= 1000
+@pytest.mark.parametrize("policy", ["allow", "deny"])
+async def test_unreachable_storage_is_bounded_and_never_raises_unexpectedly(policy: str) -> None:
+    """Nothing listens on port 1: every call fails fast, per the policy, and
+    the storage is skipped for a second after a failure."""
+    lim = limiter("5/s", RATE_LIMIT_STORAGE="redis://127.0.0.1:1/0", RATE_LIMIT_ON_STORAGE_ERROR=policy,
+                  RATE_LIMIT_STORAGE_TIMEOUT="0.2")
+    start = time.monotonic()
+    for _ in range(20):
+        if policy == "allow":
+            assert await lim.hit("k") is None
+        else:
+            with pytest.raises(StorageUnavailable):
+                await lim.hit("k")
+    assert time.monotonic() - start < 2
+    assert lim.state() == "error" and lim.errors == 1  # one failure, then skipped
+    await lim.close()
 
 
 def test_from_settings() -> None:
     assert RateLimiter.from_settings(RateLimitSettings()) is None
-    rl = RateLimiter.from_settings(RateLimitSettings(20, 1.0))
-    assert rl is not None and rl.capacity == 20
+    lim = RateLimiter.from_settings(parse_ratelimit_settings({"RATE_LIMIT": "10/min"}))
+    assert lim is not None and lim.item.amount == 10 and lim.item.get_expiry() == 60
 
-
-# --------------------------------------------------------------------------- client IP
 
 def test_peer_address_without_trust() -> None:
     assert client_ip("10.0.0.5", ["1.2.3.4"], 0) == "10.0.0.5"
