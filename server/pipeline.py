@@ -37,6 +37,7 @@ from yarl import URL
 
 from . import metrics
 from .overload import RETRY_AFTER, SHED_MESSAGE, wait_while_held
+from .ratelimit import client_ip
 from .responses import NO_CACHE_HEADERS, json_error, json_response
 from .state import CONTEXT, STATE, RequestContext, RouteInfo, ServiceState, new_request_id
 
@@ -110,6 +111,8 @@ async def _error_response(request: web.Request, exc: web.HTTPException, max_body
         value = exc.headers.get(key)
         if value is not None:
             resp.headers[key] = value
+    if status in (408, 413):  # the rest of the body was never read: this connection is done
+        resp.force_close()
     return resp
 
 
@@ -123,7 +126,7 @@ async def read_body(request: web.Request) -> bytes:
     max_body = state.settings.max_body_bytes
     length = request.content_length
     if length is not None and length > max_body:
-        raise web.HTTPRequestEntityTooLarge(max_body, length, headers={"Connection": "close"})
+        raise web.HTTPRequestEntityTooLarge(max_body, length)
     timeout = state.settings.connections.body_timeout
     read = asyncio.ensure_future(request.read())
     try:
@@ -134,8 +137,7 @@ async def read_body(request: web.Request) -> bytes:
             done, _ = await asyncio.wait((read,), timeout=max(0.0, min(timeout, left)))
         if read not in done:
             raise web.HTTPRequestTimeout(
-                text='{"error": "the request body did not arrive in time"}', content_type="application/json",
-                headers={"Connection": "close"})
+                text='{"error": "the request body did not arrive in time"}', content_type="application/json")
         return read.result()
     finally:
         if not read.done():
@@ -155,6 +157,7 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
     rid_header = REQUEST_ID_HEADER
     no_cache = NO_CACHE_HEADERS
     max_inflight = state.settings.overload.max_inflight or 1 << 62
+    trust_proxy = state.settings.rate_limit.trust_proxy
     hold_file = state.settings.overload.hold_file
 
     def wrap(handler: Handler, info: Optional[RouteInfo]) -> Handler:
@@ -236,10 +239,14 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
                 local.answered.append((template, method, status, elapsed))
                 if access is not None:
                     caller = ctx.caller if ctx is not None else None
+                    remote = ctx.remote if ctx is not None else None
+                    if remote is None:
+                        remote = (client_ip(request.remote, request.headers.getall("X-Forwarded-For", []),
+                                            trust_proxy) if trust_proxy else request.remote)
                     url = request.rel_url
                     access.record(method, url.raw_path, url.raw_query_string, status, elapsed, rid, logged_route,
                                   caller.id if caller is not None and caller.kind != "anonymous" else None,
-                                  (ctx.remote if ctx is not None else None) or request.remote)
+                                  remote)
 
         pipeline.__name__ = getattr(handler, "__name__", "handler")
         return pipeline
