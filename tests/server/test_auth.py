@@ -9,6 +9,9 @@ from typing import Any, Mapping
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
 from agora_token_server.auth import (
     Authenticator,
     AuthError,
@@ -20,8 +23,6 @@ from agora_token_server.auth import (
 )
 from agora_token_server.env import ConfigError
 from agora_token_server.policy import TokenRequest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 KEY1 = "k1-" + "a" * 30
 KEY2 = "k2-" + "b" * 30

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from agora_token_server.testing import LiveServer, request
 
 from agora_token import verify
+from agora_token_server.testing import LiveServer, request
 from tests.support.service import APP_CERTIFICATE, CREDENTIALS
 
 CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)

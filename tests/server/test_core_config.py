@@ -6,8 +6,8 @@ import asyncio
 import io
 
 import pytest
-from agora_token_server.config import ConfigError, load_settings, read_environment
 
+from agora_token_server.config import ConfigError, load_settings, read_environment
 from tests.support.service import APP_CERTIFICATE, APP_ID, make_app
 
 CREDS = {"APP_ID": APP_ID, "APP_CERTIFICATE": APP_CERTIFICATE}

@@ -14,8 +14,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from agora_token_server.testing import LiveServer, clean_environment
 
+from agora_token_server.testing import LiveServer, clean_environment
 from tests.support.service import APP_CERTIFICATE, APP_ID, CREDENTIALS, check_chat, check_rtc, check_rtm
 
 SERVER = [sys.executable, "-m", "agora_token_server"]

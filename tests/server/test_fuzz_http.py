@@ -12,11 +12,11 @@ from typing import Any, Iterator, Optional
 from urllib.parse import quote
 
 import pytest
-from agora_token_server.testing import LiveServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agora_token import verify
+from agora_token_server.testing import LiveServer
 from tests.support.service import APP_CERTIFICATE, CREDENTIALS
 
 pytestmark = pytest.mark.slow

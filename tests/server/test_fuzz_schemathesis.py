@@ -18,8 +18,8 @@ import os
 from typing import Any, Iterator
 
 import pytest
-from agora_token_server.testing import LiveServer
 
+from agora_token_server.testing import LiveServer
 from tests.support.service import CREDENTIALS
 
 schemathesis = pytest.importorskip("schemathesis")

@@ -10,14 +10,14 @@ from typing import Any
 
 import jwt
 import pytest
-from agora_token_server.app import create_app, startup_warnings
-from agora_token_server.config import load_settings
-from agora_token_server.responses import IssueDenied
-from agora_token_server.state import STATE
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 import agora_token
+from agora_token_server.app import create_app, startup_warnings
+from agora_token_server.config import load_settings
+from agora_token_server.responses import IssueDenied
+from agora_token_server.state import STATE
 from tests.support.service import APP_CERTIFICATE as CERT
 from tests.support.service import APP_ID, check_rtm
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
-from agora_token_server.testing import LiveServer, request
 
+from agora_token_server.testing import LiveServer, request
 from tests.support.service import CREDENTIALS
 
 pytestmark = pytest.mark.slow

@@ -15,13 +15,13 @@ from typing import Any
 
 import jwt
 import pytest
-from agora_token_server.env import ConfigError
-from agora_token_server.jwks import check_jwks_url
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from agora_token_server.env import ConfigError
+from agora_token_server.jwks import check_jwks_url
 from tests.support.service import make_app, make_settings
 
 

@@ -12,6 +12,8 @@ from typing import Any, Iterator
 
 import jwt
 import pytest
+
+import agora_token
 from agora_token_server.accesslog import ACCESS_LOGGER_NAME, AccessLog, flush_all
 from agora_token_server.app import create_app, startup_warnings
 from agora_token_server.config import ConfigError, load_settings
@@ -24,8 +26,6 @@ from agora_token_server.logs import (
     parse_log_settings,
 )
 from agora_token_server.pipeline import request_id_from
-
-import agora_token
 from tests.support.service import APP_CERTIFICATE as CERT
 from tests.support.service import APP_ID
 

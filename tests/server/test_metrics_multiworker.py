@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from agora_token_server.metrics import FLUSH_INTERVAL
-from agora_token_server.testing import LiveServer, request
 
 from agora_token import verify
+from agora_token_server.metrics import FLUSH_INTERVAL
+from agora_token_server.testing import LiveServer, request
 from tests.support.service import CREDENTIALS
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not sys.platform.startswith("linux"),

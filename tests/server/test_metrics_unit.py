@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from agora_token_server import metrics
 from agora_token_server.state import STATE
-
 from tests.support.service import make_app
 
 
@@ -193,7 +193,6 @@ async def test_metrics_token_failures_are_limited(aiohttp_client: Any) -> None:
 
 def test_metrics_token_minimum_length() -> None:
     from agora_token_server.config import ConfigError
-
     from tests.support.service import make_settings
 
     for short in ("7", "short-token", "x" * 15):

@@ -11,6 +11,7 @@ import re
 from typing import Any, Iterator
 
 import pytest
+
 from agora_token_server import docs_page, openapi
 
 jsonschema = pytest.importorskip("jsonschema")

@@ -10,9 +10,9 @@ import time
 from typing import Any, Optional
 
 import pytest
-from agora_token_server.openapi import build_spec
 
 from agora_token import RtcTokenBuilder, rtc_token
+from agora_token_server.openapi import build_spec
 from tests.support.service import APP_CERTIFICATE, APP_ID, make_app
 
 jsonschema = pytest.importorskip("jsonschema")

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+
 from agora_token_server.env import ConfigError
 from agora_token_server.policy import (
     DEFAULT_MAX_EXPIRE,
@@ -15,7 +16,6 @@ from agora_token_server.policy import (
     parse_policy_settings,
 )
 from agora_token_server.policy import check_policy as _check_policy
-
 from tests.support.service import make_app
 
 

@@ -8,6 +8,7 @@ import asyncio
 import time
 
 import pytest
+
 from agora_token_server.env import ConfigError
 from agora_token_server.ratelimit import (
     RateLimiter,

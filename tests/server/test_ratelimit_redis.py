@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agora_token_server.testing import LiveServer, request
 
+from agora_token_server.testing import LiveServer, request
 from tests.support.redis_server import RedisServer
 from tests.support.service import CREDENTIALS
 

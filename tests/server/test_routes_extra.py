@@ -10,12 +10,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from agora_token_server.app import create_app
-from agora_token_server.config import load_settings
 
 import agora_token
 from agora_token import AccessToken, ServiceChat, ServiceRtc, ServiceRtm
 from agora_token.legacy import RtcTokenBuilder006, RtmTokenBuilder006
+from agora_token_server.app import create_app
+from agora_token_server.config import load_settings
 
 APP_ID = "970CA35de60c44645bbae8a215061b33"
 CERT = "5CFd2fd1755d40ecb72977518be15d3b"
