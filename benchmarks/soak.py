@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 import aiohttp
-from agora_token_server.testing import LiveServer
 
+from agora_token_server.testing import LiveServer
 from tests.support.credentials import APP_CERTIFICATE, APP_ID
 
 ROOT = Path(__file__).resolve().parents[1]

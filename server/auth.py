@@ -200,14 +200,18 @@ class Authenticator:
         self.settings = settings
         self.enabled = settings.enabled
         self._digests = settings.api_key_digests
+        #: digest -> the caller of that key, made once
+        self._key_callers = {_key_digest(k): Caller(id=key_fingerprint(k), kind="key") for k in settings.api_keys}
         self.jwt = JwtVerifier(settings.jwt) if settings.jwt is not None else None
 
     async def authenticate(self, headers: Mapping[str, str]) -> Caller:
         if not self.enabled:
             return ANONYMOUS
         credential, bearer = self._credential(headers)
-        if self._digests and self._match_key(credential):
-            return Caller(id=key_fingerprint(credential), kind="key")
+        if self._digests:
+            digest = self._match_key(credential)
+            if digest is not None:
+                return self._key_callers[digest]
         if bearer and self.jwt is not None and JWT_SHAPE.fullmatch(credential):
             try:
                 claims = await self.jwt.verify(credential)
@@ -247,12 +251,15 @@ class Authenticator:
             raise AuthError("credential too long")
         return credential, bearer is not None
 
-    def _match_key(self, credential: str) -> bool:
+    def _match_key(self, credential: str) -> Optional[bytes]:
+        """The digest of the configured key ``credential`` is, else None;
+        compared with every key, no early exit."""
         presented = _key_digest(credential)
-        matched = 0
-        for digest in self._digests:  # every key, no early exit
-            matched |= hmac.compare_digest(digest, presented)
-        return bool(matched)
+        found = None
+        for digest in self._digests:
+            if hmac.compare_digest(digest, presented):
+                found = digest
+        return found
 
 
 def caller_from_claims(claims: Mapping[str, Any]) -> Caller:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
+from time import monotonic
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
@@ -162,12 +163,14 @@ class ServiceProtocol(RequestHandler):
     head now awaited started to arrive (the connection's opening for the first
     one), None while a request is being served or the connection is idle."""
 
-    __slots__ = ("head_since", "_tracker")
+    __slots__ = ("head_at", "head_since", "_tracker")
 
     def __init__(self, manager: Any, *, tracker: ConnectionTracker, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self._tracker = tracker
         self.head_since: Optional[float] = self._loop.time()
+        #: time.monotonic() when the latest complete request head was read (load shedding)
+        self.head_at = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -181,6 +184,7 @@ class ServiceProtocol(RequestHandler):
         count = self._request_count
         _data_received(self, data)
         if self._request_count != count:  # a complete request head
+            self.head_at = monotonic()
             self.head_since = None
             conns = self._tracker.conns  # most recently active last
             if conns.pop(self, 0) is None:

@@ -22,11 +22,12 @@ async def ping(request: web.Request) -> web.Response:
 
 async def healthz(request: web.Request) -> web.Response:
     """200 while the process can serve tokens; the body tells what else is
-    up: ``rate_limit_storage`` (``ok``/``error``) with a Redis
+    up: ``inflight`` (token requests in progress in this worker),
+    ``rate_limit_storage`` (``ok``/``error``) with a Redis
     ``RATE_LIMIT_STORAGE``, ``jwks`` (``ok``, ``stale``, ``unavailable``) with
     ``AUTH_JWKS_URL``."""
     state = request.app[STATE]
-    body = {"status": "draining" if state.draining else "ok"}
+    body: dict[str, object] = {"status": "draining" if state.draining else "ok", "inflight": state.inflight}
     limiter = state.guard.limiter if state.guard is not None else None
     if limiter is not None and limiter.settings.shared:
         body["rate_limit_storage"] = limiter.state()

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from time import perf_counter
+from time import monotonic, perf_counter
 from typing import Any, Awaitable, Callable, Optional
 
 from aiohttp import web
@@ -157,6 +157,7 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
     rid_header = REQUEST_ID_HEADER
     no_cache = NO_CACHE_HEADERS
     max_inflight = state.settings.overload.max_inflight or 1 << 62
+    max_wait = state.settings.overload.max_queue_wait or float("inf")
     trust_proxy = state.settings.rate_limit.trust_proxy
     hold_file = state.settings.overload.hold_file
 
@@ -182,7 +183,8 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
                     resp: web.StreamResponse = json_error(403, "Origin not allowed")
                 elif origin is not None and request.method == "OPTIONS":
                     resp = cors.preflight(origin)
-                elif sheddable and state.inflight >= max_inflight:
+                elif sheddable and (state.inflight >= max_inflight
+                                    or monotonic() - getattr(request.protocol, "head_at", 1e300) > max_wait):
                     local.shed += 1
                     resp = json_error(503, SHED_MESSAGE, {"Retry-After": RETRY_AFTER})
                 else:

@@ -243,8 +243,9 @@ class RateLimiter:
                 raise StorageUnavailable()
             return None
         try:
-            if self.batcher is None:
-                allowed = await self.strategy.hit(self.item, key)
+            if self.batcher is None:  # the strategy's hit, minus a layer: same storage call
+                allowed = await self.storage.acquire_entry(self._key_of(key), self.item.amount,
+                                                           self.item.get_expiry())
             else:
                 allowed = await self.batcher.acquire_entry(self._key_of(key), self.item.amount,
                                                            self.item.get_expiry())

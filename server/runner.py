@@ -31,6 +31,7 @@ from .accesslog import AccessLog, flush_all
 from .app import create_app
 from .config import Settings
 from .connections import ConnectionTracker, ServiceRunner
+from .listener import AcceptingSite
 from .state import STATE
 
 __all__ = ["http_parser_kind", "loop_kind", "run_worker", "supervise"]
@@ -88,10 +89,7 @@ async def _serve(settings: Settings, reuse_port: bool, worker: Optional[int]) ->
                            keepalive_timeout=conn.keepalive_timeout, lingering_time=conn.body_timeout,
                            shutdown_timeout=conn.shutdown_grace)
     await runner.setup()
-    from aiohttp import web
-
-    site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port or None,
-                       backlog=LISTEN_BACKLOG)
+    site = AcceptingSite(runner, settings.host, settings.port, reuse_port=reuse_port, backlog=LISTEN_BACKLOG)
     try:
         await site.start()
     except OSError as exc:

@@ -137,7 +137,7 @@ async def test_open_routes_stay_open(make_client: Any, path: str) -> None:
 async def test_healthz(make_client: Any) -> None:
     client = await make_client()
     r = await client.get("/healthz")
-    assert r.status == 200 and await r.json() == {"status": "ok"}
+    assert r.status == 200 and await r.json() == {"status": "ok", "inflight": 0}
 
 
 async def test_slash_redirect_still_works_with_auth(make_client: Any) -> None:
