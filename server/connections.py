@@ -26,8 +26,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
-from time import monotonic
 from dataclasses import dataclass
+from time import monotonic
 from typing import Any, Mapping, Optional
 
 from aiohttp import web

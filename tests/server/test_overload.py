@@ -41,7 +41,7 @@ def test_burst_beyond_the_cap_is_shed_and_held_requests_succeed(tmp_path: Path) 
             time.sleep(0.05)
         shed = [request(f"{server.url}/rtc/c/publisher/uid/{i}/") for i in range(20)]
         assert {s for s, _, _ in shed} == {503}
-        for status, headers, body in shed:
+        for _, headers, body in shed:
             assert headers["Retry-After"] == "1" and "overloaded" in json.loads(body)["error"]
             assert headers["Cache-Control"].startswith("private, no-cache")
         # never shed: health checks, metrics
