@@ -27,7 +27,7 @@ as it goes and ends with medians, ratios of medians, and the targets:
 * at 1,000 connections: 0 requests unanswered within 5 s, p99 <= 1 s, 2xx
   throughput >= 0.8x the 64-connection run (shed responses counted).
 
-    python -m benchmarks.bench_server [--duration 5] [--rounds 3] [--workers 2] [--quick]
+    python -m benchmarks.bench_server [--duration 4] [--rounds 5] [--workers 2] [--quick]
 
 Needs ``wrk`` and ``redis-server`` (Debian packages ``wrk``, ``redis-server``;
 without redis-server the Redis target is skipped and said so).
@@ -52,6 +52,7 @@ from typing import Any, Optional
 
 from agora_token_server.testing import LiveServer, clean_environment, free_port, request
 from tests.support.credentials import APP_CERTIFICATE, APP_ID
+from tests.support.prometheus import sample
 from tests.support.redis_server import RedisServer, redis_binary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,17 +156,13 @@ def med(runs: list[dict[str, Any]], key: str) -> float:
 
 
 def shed_count(url: str) -> float:
-    from prometheus_client.parser import text_string_to_metric_families
-
-    body = request(url + "/metrics")[2].decode()
-    return sum(s.value for fam in text_string_to_metric_families(body) for s in fam.samples
-               if s.name == "agora_token_requests_shed_total")
+    return sample(request(url + "/metrics")[2].decode(), "agora_token_requests_shed_total")
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default 5)")
-    p.add_argument("--rounds", type=int, default=3, help="rounds over every target and route (default 3)")
+    p.add_argument("--duration", type=int, default=4, help="seconds per wrk run (default 4)")
+    p.add_argument("--rounds", type=int, default=5, help="rounds over every target and route (default 5)")
     p.add_argument("--workers", type=int, default=2, help="worker processes per server (default 2)")
     p.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     p.add_argument("--quick", action="store_true", help="1 round of 3 s: a smoke run, not for numbers")

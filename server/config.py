@@ -8,13 +8,14 @@ own module; this module puts them together. Every variable is listed in
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Mapping, MutableMapping, Optional
 
+from agora_token import is_app_certificate, is_app_id
+
 from .auth import AuthSettings, parse_auth_settings
 from .connections import ConnectionSettings, parse_connection_settings
-from .env import ConfigError, env_str
+from .env import ConfigError, env_int, env_str
 from .logs import LogSettings, parse_log_settings
 from .metrics import MetricsSettings, parse_metrics_settings
 from .overload import OverloadSettings, parse_overload_settings
@@ -44,7 +45,6 @@ VARIABLES = (
     "SHUTDOWN_GRACE", "MAX_INFLIGHT", "MAX_QUEUE_WAIT", "TEST_HOLD_FILE",
 )
 
-_HEX32 = re.compile(r"[0-9a-fA-F]{32}")
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def _credential(env: Mapping[str, str], name: str, secret: bool) -> str:
     if not value:
         raise ConfigError(name, "is not set; set it in the environment or in .env "
                                 "(32 hexadecimal digits from the Agora console)")
-    if _HEX32.fullmatch(value) is None:
+    if not (is_app_certificate(value) if secret else is_app_id(value)):  # the library's checks
         if secret:  # never echo any part of the certificate
             raise ConfigError(name, f"is malformed: expected 32 hexadecimal digits, got {len(value)} characters")
         shown = value if len(value) <= 64 and value.isprintable() else f"{len(value)} characters"
@@ -92,11 +92,8 @@ def _credential(env: Mapping[str, str], name: str, secret: bool) -> str:
 
 def _port(env: Mapping[str, str]) -> int:
     for name in ("SERVER_PORT", "PORT"):
-        raw = env_str(env, name)
-        if raw:
-            if not (raw.isascii() and raw.isdigit()) or not 0 <= int(raw) <= 65535:
-                raise ConfigError(name, f"must be a port number in 0..65535, got {raw[:32]!r}")
-            return int(raw)
+        if env_str(env, name):
+            return env_int(env, name, DEFAULT_PORT, 0, 65535, "port number")
     return DEFAULT_PORT
 
 

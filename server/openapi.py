@@ -12,8 +12,8 @@ import json
 from typing import Any, Optional
 
 from agora_token import __version__ as _VERSION
+from agora_token.constants import U32_MAX
 
-U32_MAX = 4294967295
 JSON = "application/json"
 
 EXAMPLE_007 = ("007eJxTYOBae0T64rZ0fcZKDd6nVbpmy6Z7udztE9hpw3zzU2gh008FBktzA2dHY9OUVDODZBMTMxPTpKTEVItE"

@@ -79,14 +79,19 @@ def _uid_field(data: dict[str, Any]) -> Union[str, int]:
     raise BadParameter("uid must be a string or a non-negative integer")
 
 
+def _uid_number(text: str, what: str) -> Optional[int]:
+    """The numeric uid ``text`` names (plain decimal digits), else None."""
+    if text.isdigit() and len(text) < 10 and text.isascii():  # the usual case: no overflow possible
+        return int(text)
+    try:
+        return parse_uid(text)
+    except InvalidParameterError:
+        raise BadParameter(f"{what} {_shown(text)} is above {U32_MAX}") from None
+
+
 def _rtc_uid(uid: Union[str, int]) -> Union[str, int]:
     if type(uid) is str:
-        if uid.isdigit() and len(uid) < 10 and uid.isascii():  # the usual case: no overflow possible
-            return int(uid)
-        try:
-            n = parse_uid(uid)
-        except InvalidParameterError:
-            raise BadParameter(f"uid {_shown(uid)} is above {U32_MAX}") from None
+        n = _uid_number(uid, "uid")
         if n is not None:
             return n
     return uid
@@ -143,12 +148,7 @@ def _path_uid(token_type: str, text: str) -> Union[int, str]:
     if token_type == "uid":
         if text == "":
             return 0
-        if text.isdigit() and len(text) < 10 and text.isascii():  # the usual case: no overflow possible
-            return int(text)
-        try:
-            n = parse_uid(text)
-        except InvalidParameterError:
-            raise BadParameter(f"rtcuid {_shown(text)} is above {U32_MAX}") from None
+        n = _uid_number(text, "rtcuid")
         if n is None:
             raise BadParameter(f"rtcuid {_shown(text)} is not a number in 0..{U32_MAX} "
                                "(use tokenType userAccount for string accounts)")
@@ -240,6 +240,8 @@ class TokenRoutes:
             except IssueDenied as exc:
                 key = "message" if exc.status == 400 else "error"
                 return json_response({"status": exc.status, key: exc.message}, exc.status, exc.headers)
+            if len(tokens) == 1:
+                return token_response(*tokens[0])
             return token_body(*tokens)
 
         handler.__name__ = f"{what.lower()}_get"

@@ -18,6 +18,7 @@ from typing import Optional
 import pytest
 
 from agora_token_server.testing import LiveServer, request
+from tests.support.prometheus import sample
 from tests.support.service import CREDENTIALS
 
 pytestmark = pytest.mark.slow
@@ -58,15 +59,7 @@ def raw(port: int, data: bytes, timeout: float = 5) -> bytes:
 
 
 def metric(url: str, name: str, **labels: str) -> float:
-    from prometheus_client.parser import text_string_to_metric_families
-
-    status, _, body = request(f"{url}/metrics")
-    total = 0.0
-    for fam in text_string_to_metric_families(body.decode()):
-        for s in fam.samples:
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
-                total += s.value
-    return total
+    return sample(request(f"{url}/metrics")[2].decode(), name, **labels)
 
 
 # --------------------------------------------------------------------------- timeouts

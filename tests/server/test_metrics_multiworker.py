@@ -14,6 +14,7 @@ import pytest
 from agora_token import verify
 from agora_token_server.metrics import FLUSH_INTERVAL
 from agora_token_server.testing import LiveServer, request
+from tests.support.prometheus import sample
 from tests.support.service import CREDENTIALS
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not sys.platform.startswith("linux"),
@@ -40,17 +41,6 @@ def metrics_dir_of(pid: int) -> str | None:
         if len(parts) == 6 and parts[5].endswith(".db") and f"_{pid}.db" in parts[5]:
             return os.path.dirname(parts[5])
     return None
-
-
-def parse_samples(text: str, name: str, **labels: str) -> float:
-    from prometheus_client.parser import text_string_to_metric_families
-
-    total = 0.0
-    for fam in text_string_to_metric_families(text):
-        for s in fam.samples:
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
-                total += s.value
-    return total
 
 
 def test_two_workers_totals(tmp_path: Path) -> None:
@@ -83,8 +73,8 @@ def test_two_workers_totals(tmp_path: Path) -> None:
 
         # each worker pushes its counts every FLUSH_INTERVAL (1 s): totals settle within it
         def served(text: str) -> float:
-            return (parse_samples(text, "agora_token_http_requests_total", route="/getToken", status="200")
-                    + parse_samples(text, "agora_token_http_requests_total",
+            return (sample(text, "agora_token_http_requests_total", route="/getToken", status="200")
+                    + sample(text, "agora_token_http_requests_total",
                                     route="/rtc/{channelName}/{role}/{tokenType}/{rtcuid}/", status="200"))
 
         deadline = time.monotonic() + 3 * FLUSH_INTERVAL + 5
@@ -99,17 +89,17 @@ def test_two_workers_totals(tmp_path: Path) -> None:
         # which worker wrote samples: one counter file per serving pid
         pids = {p.stem.rsplit("_", 1)[-1] for p in Path(mp_dir).glob("counter_*.db")}
         assert len(pids) >= 2, f"only {pids} served (expected both workers)"
-        assert parse_samples(text, "agora_token_http_requests_total", route="/getToken", status="400") == 1
-        assert parse_samples(text, "agora_token_tokens_issued_total", type="rtc") == N
-        assert parse_samples(text, "agora_token_http_request_duration_seconds_count", route="/getToken") == \
+        assert sample(text, "agora_token_http_requests_total", route="/getToken", status="400") == 1
+        assert sample(text, "agora_token_tokens_issued_total", type="rtc") == N
+        assert sample(text, "agora_token_http_request_duration_seconds_count", route="/getToken") == \
             N - len(range(0, N, 3)) + 1
         # a second scrape (maybe the other worker) agrees
         status, _, body2 = request(f"{server.url}/metrics")
-        assert parse_samples(body2.decode(), "agora_token_tokens_issued_total", type="rtc") == N
+        assert sample(body2.decode(), "agora_token_tokens_issued_total", type="rtc") == N
         # tokens are real
         status, _, body = request(f"{server.url}/getToken", method="POST",
                                   body={"tokenType": "rtc", "channel": "c", "uid": "1"})
         import json
-        assert verify(json.loads(body)["token"], "5CFd2fd1755d40ecb72977518be15d3b")
+        assert verify(json.loads(body)["token"], CREDENTIALS["APP_CERTIFICATE"])
     assert server.proc.returncode == 0, server.log()
     assert not os.path.exists(mp_dir), "the metrics directory is removed at exit"

@@ -15,19 +15,8 @@ import pytest
 
 from agora_token_server import metrics
 from agora_token_server.state import STATE
+from tests.support.prometheus import sample
 from tests.support.service import make_app
-
-
-def sample(text: str, name: str, **labels: str) -> float:
-    """The value of one sample in Prometheus text output (0 when absent)."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    total = 0.0
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
-                total += s.value
-    return total
 
 
 async def scrape(client: Any, **headers: str) -> str:

@@ -16,9 +16,9 @@ from agora_token import AccessToken, ServiceChat, ServiceRtc, ServiceRtm
 from agora_token.legacy import RtcTokenBuilder006, RtmTokenBuilder006
 from agora_token_server.app import create_app
 from agora_token_server.config import load_settings
+from tests.support.credentials import APP_CERTIFICATE, APP_ID
 
-APP_ID = "970CA35de60c44645bbae8a215061b33"
-CERT = "5CFd2fd1755d40ecb72977518be15d3b"
+CERT = APP_CERTIFICATE
 OTHER_APP = "3edf87da6dc2bd9a148492b81d6e1f89"
 OTHER_CERT = "62847AC1D94938AD0267CDF6A2D778CD"
 KEY = "verify-test-key-" + "v" * 20
