@@ -37,8 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
 import shutil
 import statistics
@@ -51,6 +49,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from agora_token_server.testing import LiveServer, clean_environment, free_port, request
+from benchmarks.report import machine, write_section
 from tests.support.credentials import APP_CERTIFICATE, APP_ID
 from tests.support.prometheus import sample
 from tests.support.redis_server import RedisServer, redis_binary
@@ -63,6 +62,7 @@ POST, RTC, PING = "POST /getToken", "GET /rtc/…/uid/123/", "GET /ping"
 ROUTES = {POST: ("POST", "/getToken", RTC_BODY), RTC: ("GET", "/rtc/test/publisher/uid/123/", None),
           PING: ("GET", "/ping", None)}
 HIGH_LIMIT = "1000000/s"
+DOC_NAME = "docs/benchmarks.md"
 
 
 @dataclass
@@ -140,17 +140,6 @@ def wrk(url: str, route: str, headers: dict[str, str], args: argparse.Namespace,
             "timeouts": int(timeouts.group(1)) if timeouts else 0, "errors": errors.strip()}
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, Python {platform.python_version()}"
-
-
 def med(runs: list[dict[str, Any]], key: str) -> float:
     return statistics.median(r[key] for r in runs)
 
@@ -167,6 +156,7 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     p.add_argument("--quick", action="store_true", help="1 round of 3 s: a smoke run, not for numbers")
     p.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    p.add_argument("--markdown", action="store_true", help="write the summary into docs/benchmarks.md")
     args = p.parse_args()
     if args.quick:
         args.rounds, args.duration = 1, 3
@@ -235,21 +225,26 @@ def main() -> int:
     ok = True
     summary: list[dict[str, Any]] = []
 
+    table = ["| target | route | connections | req/s | p50 ms | p99 ms | non-2xx | timeouts |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    checks = ["| check | measured | target | |", "|---|---:|---|---|"]
+
     def report(label: str, value: float, goal: str, met: bool) -> None:
         nonlocal ok
         ok &= met
         print(f"  {label:58s} {value:8.2f}   {goal:14s} {'met' if met else 'MISSED'}")
         summary.append({"check": label, "value": value, "target": goal, "met": met})
+        checks.append(f"| {label} | {value:.2f} | {goal} | {'met' if met else '**missed**'} |")
 
     print("\n# medians over the rounds (req/s, p50 ms, p99 ms)")
-    for t in targets:
-        for route, runs in t.runs.items():
-            print(f"  {t.name:9s} {route:20s} c64  {med(runs, 'rps'):>9,.0f} {med(runs, 'p50'):8.2f} "
-                  f"{med(runs, 'p99'):8.2f}  non-2xx {sum(r['non2xx'] for r in runs)}")
-    for (name, conns), runs in overload.items():
-        print(f"  {name:9s} {POST:20s} c{conns:<4d} {med(runs, 'rps'):>9,.0f} {med(runs, 'p50'):8.2f} "
-              f"{med(runs, 'p99'):8.2f}  2xx/s {med(runs, 'rps_2xx'):,.0f}  timeouts "
-              f"{sum(r['timeouts'] for r in runs)}  non-2xx {sum(r['non2xx'] for r in runs)}")
+    rows = [(t.name, route, 64, runs) for t in targets for route, runs in t.runs.items()]
+    rows += [(name, POST, conns, runs) for (name, conns), runs in overload.items()]
+    for name, route, conns, runs in rows:
+        non2xx, timeouts = sum(r["non2xx"] for r in runs), sum(r["timeouts"] for r in runs)
+        print(f"  {name:9s} {route:20s} c{conns:<4d} {med(runs, 'rps'):>9,.0f} {med(runs, 'p50'):8.2f} "
+              f"{med(runs, 'p99'):8.2f}  non-2xx {non2xx}  timeouts {timeouts}")
+        table.append(f"| {name} | {route} | {conns} | {med(runs, 'rps'):,.0f} | {med(runs, 'p50'):.2f} | "
+                     f"{med(runs, 'p99'):.2f} | {non2xx} | {timeouts} |")
     print("\n# ratios of medians, against the targets")
     floor_t, service = by_name["floor"], by_name["service"]
     for route in (POST, RTC, PING):
@@ -278,6 +273,11 @@ def main() -> int:
           f"{sum(r['timeouts'] for r in floor_c1000)}, {med(floor_c1000, 'rps'):,.0f} req/s; "
           f"service responses shed during the run: {shed.get('service', 0):.0f})")
     print(f"\n# command: {command}")
+    if args.markdown:
+        write_section("bench_server", command, f"{args.workers} workers per server; wrk -t{args.threads} "
+                      f"-d{args.duration}s --timeout 5s; {args.rounds} rounds, interleaved; medians.\n\n"
+                      + "\n".join(table) + "\n\nRatios of medians against the targets:\n\n" + "\n".join(checks))
+        print(f"# wrote the results into {DOC_NAME}")
     if args.json:
         args.json.write_text(json.dumps({"machine": machine(), "command": command, "summary": summary,
                                          "runs": {t.name: t.runs for t in targets},

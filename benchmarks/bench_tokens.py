@@ -195,6 +195,7 @@ def main() -> int:
     ap.add_argument("--batch-ms", type=float, default=6.0, help="time per batch of calls (default 6 ms)")
     ap.add_argument("--quick", action="store_true", help="40 rounds of 3 ms batches (about 10 s)")
     ap.add_argument("--json", action="store_true", help="also print the medians and ratios as JSON")
+    ap.add_argument("--markdown", action="store_true", help="write the results into docs/benchmarks.md")
     args = ap.parse_args()
     if args.quick:
         args.rounds, args.batch_ms = 40, 3.0
@@ -216,11 +217,12 @@ def main() -> int:
     med = {op: {name: statistics.median(ts) for name, ts in by.items()} for op, by in samples.items()}
 
     names = ["cython", "python", "agoraiotools", "floor"]
-    print(f"\n| {'operation':<16} |" + "".join(f" {n + ' µs':>15} |" for n in names))
-    print(f"|{'-' * 18}|" + "".join(f"{'-' * 17}|" for _ in names))
+    table = [f"| {'operation':<16} |" + "".join(f" {n + ' µs':>15} |" for n in names),
+             f"|{'-' * 18}|" + "".join(f"{'-' * 17}|" for _ in names)]
     for op, by in med.items():
         cells = "".join(f" {by[n] * 1e6:>15.2f} |" if n in by else f" {'-':>15} |" for n in names)
-        print(f"| {op:<16} |{cells}")
+        table.append(f"| {op:<16} |{cells}")
+    print("\n" + "\n".join(table))
 
     def ratio(num: tuple[str, str], den: tuple[str, str]) -> float | None:
         if num[1] not in med[num[0]] or den[1] not in med[den[0]]:
@@ -229,6 +231,7 @@ def main() -> int:
 
     print()
     results: dict[str, Any] = {}
+    checks = ["| ratio of medians | measured | target |", "|---|---:|---|"]
     failed = False
     for label, num, den, bound, op in TARGETS:
         value = ratio(num, den)
@@ -239,11 +242,20 @@ def main() -> int:
         ok = value <= bound if op == "<=" else value >= bound
         failed |= not ok
         print(f"{label:<40} {value:6.2f}   target {op} {bound:g}   {'met' if ok else 'NOT MET'}")
+        checks.append(f"| {label} | {value:.2f} | {op} {bound:g}: {'met' if ok else '**missed**'} |")
     for label, num, den in INFO_RATIOS:
         value = ratio(num, den)
         results[label] = value
         if value is not None:
             print(f"{label:<40} {value:6.2f}")
+            checks.append(f"| {label} | {value:.2f} | |")
+    if args.markdown:
+        from benchmarks.report import write_section
+
+        write_section("bench_tokens", "python -m benchmarks.bench_tokens " + " ".join(sys.argv[1:]),
+                      f"{args.rounds} interleaved rounds of ~{args.batch_ms:g} ms batches; median time per call.\n\n"
+                      + "\n".join(table) + "\n\n" + "\n".join(checks))
+        print("# wrote the results into docs/benchmarks.md")
     if args.json:
         print(json.dumps({"medians_us": {op: {n: t * 1e6 for n, t in by.items()} for op, by in med.items()},
                           "ratios": results}, indent=2))
