@@ -289,3 +289,30 @@ def test_sigterm_under_load_loses_no_accepted_request(tmp_path: Path) -> None:
     log = server.log()
     assert log.count("POST /getToken 200 ") == served  # nothing the server answered was lost
     assert "Traceback" not in log
+
+
+def test_no_header_or_query_value_reaches_any_log_line(tmp_path: Path) -> None:
+    """What docs/production.md says is never logged: header values, query
+    values and unknown query names, whatever the shape of the request."""
+    server = start(tmp_path, LOG_FORMAT="json")
+    port = server.port
+    marks = [f"MARK{i:02d}zq" for i in range(12)]
+    try:
+        request(f"{server.url}/ping", headers={"X-Custom": marks[0], "User-Agent": marks[1]})
+        request(f"{server.url}/rtm/alice/?expiry={marks[2]}")  # a bad value: 400
+        request(f"{server.url}/rtm/alice/?{marks[3]}=1&expiry=60")
+        request(f"{server.url}/nope?{marks[4]}")
+        request(f"{server.url}/getToken", method="POST", body={"tokenType": marks[5]},
+                headers={"Authorization": f"Bearer {marks[6]}"})
+        raw(port, b"GET /ping HTTP/1.1\r\nHost: x\r\nX-Long: " + marks[7].encode() * 1000 + b"\r\n\r\n")
+        raw(port, b"GET /ping?" + marks[8].encode() * 1000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        raw(port, b"GET /ping HTTP/1.1\r\nHost: x\r\nX-Bad: " + marks[9].encode() + b"\x01\r\n\r\n")
+        raw(port, b"GET /ping?" + marks[10].encode() + b"\x00 HTTP/1.1\r\n\r\n")
+        raw(port, b"GET /ping HTTP/1.1\r\nHost: x\r\n" + marks[11].encode() + b"\r\n\r\n")  # no colon
+        time.sleep(0.3)
+    finally:
+        server.stop()
+    log = server.log()
+    assert log.count('"logger":"server.access"') >= 5
+    for mark in marks:
+        assert mark not in log, mark
