@@ -12,7 +12,7 @@ from typing import Any, Awaitable, Callable
 from aiohttp import HttpVersion11, web
 
 from . import encryption, ops, verify
-from .docs_page import docs_handler
+from .docs_page import docs_handler, static_handler
 from .openapi import openapi_handler
 from .pipeline import make_fallback, make_pipeline
 from .state import RouteInfo, ServiceState
@@ -34,6 +34,7 @@ ROUTES: tuple[tuple[str, str, Target, bool, bool], ...] = (
     ("GET", "/metrics", ops.metrics_endpoint, False, False),
     ("GET", "/openapi.json", openapi_handler, False, False),
     ("GET", "/docs", docs_handler, False, False),
+    ("GET", "/docs/static/{name}", static_handler, False, False),
     ("POST", "/getToken", "get_token", True, True),
     ("GET", "/rtc" + _RTC, "rtc_get", True, True),
     ("GET", f"/rtm/{{rtmuid:{_S}}}/", "rtm_get", True, True),

@@ -126,14 +126,21 @@ async def test_open_service(aiohttp_client: Any) -> None:
     spec = await call(c, "/openapi.json", "GET", "/openapi.json", 200)
     assert spec == json.loads(json.dumps(SPEC))
     page = await call(c, "/docs", "GET", "/docs", 200)
-    assert b"openapi.json" in page
+    assert b"docs/static/swagger-ui-bundle.js" in page
+    static = "/docs/static/{name}"
+    for name, media in (("swagger-ui-bundle.js", b"SwaggerUIBundle"), ("swagger-ui.css", b".swagger-ui"),
+                        ("docs.js", b"SwaggerUIBundle"), ("docs.css", b"body"), ("favicon-32x32.png", b"PNG")):
+        assert media in await call(c, static, "GET", f"/docs/static/{name}", 200)
+    for name in ("index.html", "swagger-ui.js", "..%2Fcore.py", "LICENSE"):
+        assert await call(c, static, "GET", f"/docs/static/{name}", 404) == {"error": "not found"}
 
 
 async def test_cors_rejections(aiohttp_client: Any) -> None:
     c = await aiohttp_client(make_app(CORS_ALLOW_ORIGIN=ORIGIN))
     bad = {"Origin": "https://evil.example"}
     for template, path in (("/ping", "/ping"), ("/healthz", "/healthz"), ("/metrics", "/metrics"),
-                           ("/openapi.json", "/openapi.json"), ("/docs", "/docs"), (RTC, "/rtc/t/publisher/uid/1/")):
+                           ("/openapi.json", "/openapi.json"), ("/docs", "/docs"), (RTC, "/rtc/t/publisher/uid/1/"),
+                           ("/docs/static/{name}", "/docs/static/docs.js"), ("/encryption", "/encryption")):
         assert (await call(c, template, "GET", path, 403, headers=bad)) == {"error": "Origin not allowed"}
     await call(c, "/getToken", "POST", "/getToken", 403, headers=bad,
                json_body={"tokenType": "rtc", "channel": "c", "uid": "1"})
@@ -189,6 +196,69 @@ async def test_rate_limited(aiohttp_client: Any) -> None:
     await call(c, "/getToken", "POST", "/getToken", 429, json_body=body, headers=key)
     await call(c, RTC, "GET", "/rtc/t/publisher/uid/1/", 429, headers=key)
     assert (await c.get("/healthz")).status == 200  # never rate limited
+
+
+async def test_load_shedding(aiohttp_client: Any, tmp_path: Any) -> None:
+    """503 + Retry-After on every sheddable route while MAX_INFLIGHT token requests are in progress."""
+    import asyncio
+
+    from agora_token_server.state import STATE
+
+    hold = tmp_path / "hold"
+    app = make_app(MAX_INFLIGHT="1", TEST_HOLD_FILE=str(hold))
+    c = await aiohttp_client(app)
+    hold.touch()
+    held = asyncio.ensure_future(c.get("/chat/app/"))
+    try:
+        for _ in range(500):
+            if app[STATE].inflight:
+                break
+            await asyncio.sleep(0.01)
+        assert app[STATE].inflight == 1
+        for template, method, path, body in (
+                ("/getToken", "POST", "/getToken", {"tokenType": "chat"}),
+                ("/verifyToken", "POST", "/verifyToken", {"token": "x"}),
+                (RTC, "GET", "/rtc/t/publisher/uid/1/", None), ("/rtm/{rtmuid}/", "GET", "/rtm/alice/", None),
+                (RTE, "GET", "/rte/t/publisher/uid/1/", None), (RTE2, "GET", "/rte/t/publisher/uid/1/a/", None),
+                ("/chat/app/", "GET", "/chat/app/", None),
+                ("/chat/account/{chatid}/", "GET", "/chat/account/alice/", None)):
+            doc = await call(c, template, method, path, 503, json_body=body)
+            assert "overloaded" in doc["error"]
+        # never shed
+        await call(c, "/encryption", "GET", "/encryption", 200)
+        await call(c, "/healthz", "GET", "/healthz", 200)
+    finally:
+        hold.unlink()
+    assert (await held).status == 200
+
+
+async def test_unavailable_guard(aiohttp_client: Any, tmp_path: Any) -> None:
+    """503 from the guard: the rate-limit storage down with RATE_LIMIT_ON_STORAGE_ERROR=deny."""
+    from agora_token_server.testing import free_port
+
+    c = await aiohttp_client(make_app(RATE_LIMIT="10/s", RATE_LIMIT_STORAGE=f"redis://127.0.0.1:{free_port()}/0",
+                                      RATE_LIMIT_ON_STORAGE_ERROR="deny"))
+    await call(c, "/encryption", "GET", "/encryption", 503)
+    await call(c, "/getToken", "POST", "/getToken", 503, json_body={"tokenType": "chat"})
+    health = await call(c, "/healthz", "GET", "/healthz", 200)
+    assert health["rate_limit_storage"] == "error"
+
+
+async def test_body_timeout(aiohttp_client: Any) -> None:
+    """408 when a POST body does not arrive in time (validated like the others)."""
+    import asyncio
+
+    c = await aiohttp_client(make_app(HTTP_BODY_TIMEOUT="0.3"))
+    for template in ("/getToken", "/verifyToken"):
+        reader, writer = await asyncio.open_connection(c.server.host, c.server.port)
+        writer.write(f"POST {template} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     "Content-Length: 50\r\n\r\n".encode())
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+        headers = dict(line.split(": ", 1) for line in head.decode().strip().split("\r\n")[1:])
+        body = await reader.readexactly(int(headers["Content-Length"]))
+        writer.close()
+        assert int(head.split()[1]) == 408, head
+        validate(template, "POST", 408, headers, body)
 
 
 def test_every_operation_was_validated() -> None:
