@@ -8,7 +8,9 @@
 * every ``OPTIONS`` from an allowed origin is a ``204`` preflight with those
   lists, whatever it asks about (the browser enforces the lists);
 * a request whose ``Origin`` is not allowed gets ``403 {"error": "Origin not
-  allowed"}`` and no token; a request without ``Origin`` is served.
+  allowed"}`` and no token; a request without ``Origin`` is served, and so is
+  a same-origin request (``Origin`` is the service's own ``http(s)://`` +
+  ``Host``: a page the service serves, such as ``/docs``).
 
 aiohttp-cors is not used: of these rules it can express only
 ``Allow-Origin``/``Expose-Headers`` on registered routes, which the pipeline
@@ -25,7 +27,7 @@ from aiohttp import web
 from .config import Settings
 from .responses import NO_CACHE_HEADERS
 
-__all__ = ["CorsPolicy"]
+__all__ = ["CorsPolicy", "same_origin"]
 
 ALLOW_METHODS = ("GET", "POST", "OPTIONS")
 ALLOW_HEADERS = ("Origin", "Content-Type")
@@ -50,6 +52,7 @@ class CorsPolicy:
     def allows(self, origin: str) -> bool:
         return self.allow_all or origin in self.origins
 
+
     def headers_for(self, origin: str) -> dict[str, str]:
         """The CORS headers of a response to an allowed ``origin``."""
         return {
@@ -62,3 +65,12 @@ class CorsPolicy:
 
     def preflight(self, origin: str) -> web.Response:
         return web.Response(status=204, headers={**self.headers_for(origin), **NO_CACHE_HEADERS})
+
+
+def same_origin(origin: str, host: str) -> bool:
+    """Whether ``origin`` is the service's own (``http(s)://`` + the ``Host``
+    it was called by): a page of the service itself, such as ``/docs``, whose
+    browser sends ``Origin`` on a POST. Not a cross-origin request, so not
+    CORS's business."""
+    scheme, sep, rest = origin.partition("://")
+    return bool(sep) and scheme in ("http", "https") and rest == host

@@ -54,10 +54,9 @@ document.
 **Trying it here.** *Try it out* sends the request from this page to this service. When
 authentication is on, first open **Authorize** and fill in *one* of `bearerAuth` (an API key or
 a JWT) or `apiKeyAuth` (an API key): a request carrying both headers is refused (`401`). Browsers
-send `Origin` with every POST, so `POST /getToken` and `POST /verifyToken` work from this page
-only when this service's own origin (e.g. `http://localhost:8080`) is listed in
-`CORS_ALLOW_ORIGIN`; GET requests work without it. Each error example below names the request
-(and the settings) that produce it.
+send `Origin` with every POST; a request whose `Origin` is this service's own (same-origin, like
+this page's) is served whatever `CORS_ALLOW_ORIGIN` lists. Each error example below names the
+request (and the settings) that produce it.
 
 **Authentication** (the lock icons). With no `AUTH_*` setting the token endpoints are open to
 anyone (drop-in mode; the service logs a warning at start-up): the empty security requirement

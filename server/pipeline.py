@@ -36,6 +36,7 @@ from aiohttp import web
 from yarl import URL
 
 from . import metrics
+from .cors import same_origin
 from .overload import RETRY_AFTER, SHED_MESSAGE, wait_while_held
 from .ratelimit import client_ip
 from .responses import NO_CACHE_HEADERS, json_error, json_response
@@ -179,6 +180,9 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
             admitted = False
             try:
                 origin = headers.get("Origin")
+                if origin is not None and not cors.allows(origin):
+                    if same_origin(origin, request.host):
+                        origin = None  # not cross-origin: served as without Origin
                 if origin is not None and not cors.allows(origin):
                     resp: web.StreamResponse = json_error(403, "Origin not allowed")
                 elif origin is not None and request.method == "OPTIONS":

@@ -187,3 +187,17 @@ async def test_browser_may_read_request_id_and_retry_after(listed):
     assert r.status == 200
     exposed = {h.strip().lower() for h in r.headers["Access-Control-Expose-Headers"].split(",")}
     assert {"x-request-id", "retry-after"} <= exposed
+
+
+async def test_same_origin_requests_are_not_cross_origin(listed):
+    """A page the service serves (/docs) POSTs with its own Origin: served,
+    whatever CORS_ALLOW_ORIGIN lists; a look-alike origin is still refused."""
+    host = f"{listed.server.host}:{listed.server.port}"
+    for scheme in ("http", "https"):
+        r = await listed.post("/getToken", data=RTC, headers={"Origin": f"{scheme}://{host}",
+                                                               "Content-Type": "application/json"})
+        assert r.status == 200
+        assert "Access-Control-Allow-Origin" not in r.headers
+    for origin in (f"http://{host}.evil.example", f"http://evil.example/{host}", f"ftp://{host}", host):
+        r = await listed.post("/getToken", data=RTC, headers={"Origin": origin, "Content-Type": "application/json"})
+        assert r.status == 403, origin
