@@ -13,7 +13,7 @@ Real sdists and wheels, built in temporary directories with this venv's pip
     would reuse: that install ends with BACKEND "cython";
 (d) a normal build gives a platform wheel with BACKEND "cython".
 
-About 45 s in all here (two compiled builds).
+Two compiled builds: about a minute in all.
 """
 
 from __future__ import annotations
