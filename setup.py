@@ -11,12 +11,12 @@ Metadata lives in pyproject.toml; this file decides how the extension is built.
   (or a git URL) in its cache under that URL and the interpreter, never the
   environment, and a ``py3-none-any`` wheel matches every later lookup: a
   later install on a machine WITH a compiler would silently get the slow
-  core. So from an sdist or a source pip unpacked itself, the request is only
+  core. So from an sdist or a source pip fetched itself, the request is only
   honoured with the frontend's cache off (``PIP_NO_CACHE_DIR=1``,
   ``UV_NO_CACHE=1``); from a local directory (``pip install .``, never cached
   by pip) it always is.
 * libz and OpenSSL's libcrypto are linked when a test compile finds them;
-  otherwise the compiled core calls Python's zlib / hashlib for that step
+  otherwise the compiled core calls Python's zlib / hmac module for that step
   (still compiled, same bytes, a bit slower) and the build output says so.
   ``AGORA_TOKEN_NO_ZLIB=1`` / ``AGORA_TOKEN_NO_OPENSSL=1`` turn one off.
 """
@@ -81,12 +81,19 @@ def _say(msg: str) -> None:
     print(f"agora-token: {msg}", file=sys.stderr, flush=True)
 
 
-def _fail(what: str, detail: str = "") -> None:
+CYTHON_HELP = """\
+Install it (pip install 'Cython>=3.1'), then run the same command again.
+Or ask for the pure-Python core (same tokens, slower):
+  """ + PURE_REQUEST + """
+Details: docs/packaging.md."""
+
+
+def _fail(what: str, detail: str = "", help_text: str = INSTALL_HELP) -> None:
     """Stop the build with a short message on stderr and exit status 1."""
     lines = [f"agora-token: cannot build the compiled core: {what}"]
     if detail:
         lines.append(f"  ({detail})")
-    lines.append(INSTALL_HELP)
+    lines.append(help_text)
     bar = "=" * 78
     raise SystemExit(f"\n{bar}\n" + "\n".join(lines) + f"\n{bar}\n")
 
@@ -162,10 +169,9 @@ class BuildExt(build_ext):
         if not ok:
             _fail(f"the Python {sysconfig.get_python_version()} headers (Python.h) are missing",
                   _first_error_line(err))
-        missing = [s for ext in self.extensions for s in ext.sources if not os.path.exists(s)]
-        if missing:
-            _fail(f"{', '.join(missing)} is missing: Cython>=3.1 is needed to generate it "
-                  "(pip installs it in the build environment; with --no-build-isolation, install it first)")
+        if any(src.endswith(".pyx") for ext in self.extensions for src in ext.sources):
+            _fail("Cython is not installed and no generated _pack.c is there to compile",
+                  "pip installs Cython in the build environment, except with --no-build-isolation", CYTHON_HELP)
 
     def _library(self, name: str, disabled: bool, off_var: str, pkgs: str, instead: str) -> bool:
         if disabled:
@@ -257,7 +263,7 @@ def _cythonize(ext: Extension) -> list[Extension]:
             _say("Cython is not installed: compiling the C file shipped in the sdist")
             ext.sources = [GENERATED_C]
             return [ext]
-        return [ext]  # BuildExt stops with a clear message: the .c cannot be generated
+        return [ext]  # still the .pyx: BuildExt stops with a clear message
     # An sdist ships _pack.c; regenerate it when another Cython version wrote it,
     # so that a newer Python gets code from the Cython in the build environment.
     force = False
