@@ -4,7 +4,8 @@
 #   make test    everyday: ruff, mypy --strict, the test suite on both cores (slow tests skipped)
 #   make check   what CI runs: make test, the slow tests (real processes, floods, Redis,
 #                browser), the extension built without libz/libcrypto, the wheel
-#                repaired and installed in a fresh venv, AddressSanitizer over a corpus
+#                repaired and installed in a fresh venv (with the service), AddressSanitizer
+#                over a corpus, the CI configuration checked against its schemas
 #   make bench / bench-server   benchmarks (docs/benchmarks.md)
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -14,7 +15,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
 .PHONY: all install run lint test test-slow check check-fallback-build check-wheel check-asan \
-	bench bench-server soak clean vectors docker docker-run cleanup
+	check-ci-config packaging-report bench bench-server soak clean vectors docker docker-run cleanup
 
 all: test
 
@@ -64,7 +65,12 @@ check-asan: $(STAMP)
 	@echo "==> the compiled core under AddressSanitizer over a seeded corpus"
 	@PYTHON=$(abspath $(PY)) bash scripts/asan_check.sh
 
-check: test test-slow check-fallback-build check-wheel check-asan
+# .github/workflows/wheels.yml runs on GitHub only: checked here statically
+check-ci-config:
+	@echo "==> CI configuration: workflow schema, cibuildwheel config, builds per job"
+	@PYTHON=$(PYTHON) bash scripts/check_ci_config.sh
+
+check: test test-slow check-fallback-build check-wheel check-asan check-ci-config
 	@echo "==> make check: all passed"
 
 bench: $(STAMP)
@@ -75,6 +81,10 @@ bench-server: $(STAMP)
 
 soak: $(STAMP)
 	$(PY) -m benchmarks.soak
+
+# on demand (about 2 minutes): wheel sizes and build times into docs/packaging.md
+packaging-report: $(STAMP)
+	$(PY) scripts/packaging_report.py --write docs/packaging.md
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -124,6 +124,9 @@ class ConnectionTracker:
                     break
             else:
                 victim = proto  # every other connection is serving a request
+            # out of the count now: its connection_lost comes a loop iteration later,
+            # after a whole batch of accepted connections (listener.py) was added
+            del conns[victim]
             metrics.LOCAL.connection_closed("evicted")
             victim.force_close()
 
