@@ -10,7 +10,9 @@ runs an expiry task that hops to a thread per key; measured here it cost a
 quarter of the token service's throughput at a high limit. Semantics are the
 library's: at most ``limit`` hits in any ``expiry`` seconds; a refused hit is
 not recorded. Memory: about 100 bytes per hit inside the window plus ~300
-per active key.
+per active key, with a ceiling of :data:`MAX_HITS` hits per process: beyond
+it the least recently hit keys are forgotten (their callers start a fresh
+window), so no limit setting or traffic can grow the table without bound.
 
 :class:`RedisBatcher` sends the moving-window hits of one event-loop
 iteration to Redis in one pipeline (one write, one read), using the
@@ -32,6 +34,8 @@ __all__ = ["RedisBatcher", "WindowMemoryStorage"]
 
 #: idle keys examined per hit (so a sweep never stalls one request)
 _SWEEP_PER_HIT = 2
+#: the most hits one process keeps (about 100 MB); docs/production.md
+MAX_HITS = 1_000_000
 
 
 class WindowMemoryStorage(Storage, MovingWindowSupport):
@@ -39,10 +43,16 @@ class WindowMemoryStorage(Storage, MovingWindowSupport):
 
     STORAGE_SCHEME = ["async+agora-token-window-memory"]
 
-    def __init__(self, uri: Optional[str] = None, wrap_exceptions: bool = False, **options: Any) -> None:
+    def __init__(self, uri: Optional[str] = None, wrap_exceptions: bool = False,
+                 max_hits: int = MAX_HITS, **options: Any) -> None:
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
         #: key -> (expiry, deque of hit times); least recently hit first
         self.windows: dict[str, tuple[float, deque[float]]] = {}
+        self.max_hits = max_hits
+        #: hit times held over all keys
+        self.hits = 0
+        #: keys forgotten at the ceiling (before their window ended)
+        self.forgotten = 0
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
@@ -58,6 +68,17 @@ class WindowMemoryStorage(Storage, MovingWindowSupport):
             if hits and hits[-1] > now - expiry:
                 return  # the least recently hit key is still live: so are all others
             del windows[key]
+            self.hits -= len(hits)
+
+    def _forget_oldest(self) -> None:
+        """At the ceiling: drop the least recently hit keys (never the one just
+        hit, the last) until a tenth of the ceiling is free."""
+        windows = self.windows
+        target = self.max_hits - self.max_hits // 10
+        while self.hits > target and len(windows) > 1:
+            key = next(iter(windows))
+            self.hits -= len(windows.pop(key)[1])
+            self.forgotten += 1
 
     async def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
         if amount > limit:
@@ -71,8 +92,11 @@ class WindowMemoryStorage(Storage, MovingWindowSupport):
         else:
             hits = entry[1]
             cutoff = now - expiry
-            while hits and hits[0] <= cutoff:
-                hits.popleft()
+            if hits and hits[0] <= cutoff:
+                held = len(hits)
+                while hits and hits[0] <= cutoff:
+                    hits.popleft()
+                self.hits -= held - len(hits)
         windows[key] = (expiry, hits)  # now the most recently hit key
         if len(hits) + amount > limit:
             return False
@@ -80,6 +104,9 @@ class WindowMemoryStorage(Storage, MovingWindowSupport):
             hits.append(now)
         else:
             hits.extend([now] * amount)
+        self.hits += amount
+        if self.hits > self.max_hits:
+            self._forget_oldest()
         return True
 
     async def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
@@ -109,10 +136,13 @@ class WindowMemoryStorage(Storage, MovingWindowSupport):
     async def reset(self) -> Optional[int]:
         n = len(self.windows)
         self.windows.clear()
+        self.hits = 0
         return n
 
     async def clear(self, key: str) -> None:
-        self.windows.pop(key, None)
+        entry = self.windows.pop(key, None)
+        if entry is not None:
+            self.hits -= len(entry[1])
 
 
 class RedisBatcher:
