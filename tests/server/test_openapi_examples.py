@@ -30,11 +30,11 @@ from agora_token_server.policy import DEFAULT_MAX_EXPIRE, PRODUCTION_VARIABLES
 from agora_token_server.state import STATE
 from agora_token_server.testing import free_port
 from tests.support.credentials import OTHER_CERTIFICATE
+from tests.support.openapi import SPEC, resolve
 from tests.support.service import APP_CERTIFICATE, APP_ID, make_app
 
 jsonschema = pytest.importorskip("jsonschema")
 
-SPEC = openapi.build_spec()
 API_KEY = "docs-example-key-0123456789abcdef"
 JWT_SECRET = "docs-example-jwt-secret-0123456789abcdef"
 METRICS_TOKEN = "docs-example-metrics-token-0123"
@@ -50,21 +50,12 @@ def _ops() -> Iterator[tuple[str, str, dict[str, Any]]]:
 OPS = {op["operationId"]: (path, method, op) for path, method, op in _ops()}
 
 
-def _resolve(node: Any) -> Any:
-    while isinstance(node, dict) and "$ref" in node:
-        cur: Any = SPEC
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            cur = cur[part]
-        node = cur
-    return node
-
-
 def response_for(place: tuple[str, str], status: int) -> dict[str, Any]:
     """The documented response object an example belongs to."""
     if place[0] == "components":
         return dict(SPEC["components"]["responses"][place[1]])
     op = OPS[place[0]][2]
-    return dict(_resolve(op["responses"][str(status)]))
+    return dict(resolve(op["responses"][str(status)]))
 
 
 # --------------------------------------------------------------------------- placeholders

@@ -12,12 +12,11 @@ from typing import Any, Optional
 import pytest
 
 from agora_token import RtcTokenBuilder, rtc_token
-from agora_token_server.openapi import build_spec
+from tests.support.openapi import SPEC, resolve
 from tests.support.service import APP_CERTIFICATE, APP_ID, make_app
 
 jsonschema = pytest.importorskip("jsonschema")
 
-SPEC = build_spec()
 API_KEY = "test-key-0123456789abcdef0123"
 JWT_SECRET = "jwt-secret-for-tests-0123456789abcdef"
 METRICS_TOKEN = "metrics-token-0123456789"
@@ -31,21 +30,12 @@ seen: set[tuple[str, str]] = set()
 statuses: dict[str, set[int]] = {}
 
 
-def _resolve(node: Any) -> Any:
-    while isinstance(node, dict) and "$ref" in node:
-        cur: Any = SPEC
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            cur = cur[part]
-        node = cur
-    return node
-
-
 def validate(template: str, method: str, status: int, headers: Any, body: bytes) -> None:
     op = SPEC["paths"][template][method.lower()]
     documented = op["responses"]
     assert str(status) in documented, f"{method} {template}: status {status} is not documented " \
                                       f"(documented: {sorted(documented)}); body {body[:200]!r}"
-    resp = _resolve(documented[str(status)])
+    resp = resolve(documented[str(status)])
     media = headers.get("Content-Type", "").split(";")[0].strip()
     content = resp.get("content", {})
     assert media in content, f"{method} {template} {status}: content type {media!r} not documented"
