@@ -52,7 +52,6 @@ class CorsPolicy:
     def allows(self, origin: str) -> bool:
         return self.allow_all or origin in self.origins
 
-
     def headers_for(self, origin: str) -> dict[str, str]:
         """The CORS headers of a response to an allowed ``origin``."""
         return {

@@ -180,9 +180,13 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
             admitted = False
             try:
                 origin = headers.get("Origin")
-                if origin is not None and not cors.allows(origin) and same_origin(origin, request.host):
-                    origin = None  # not cross-origin: served as without Origin
+                refused = False
                 if origin is not None and not cors.allows(origin):
+                    if same_origin(origin, request.host):
+                        origin = None  # not cross-origin: served as without Origin
+                    else:
+                        refused = True
+                if refused:
                     resp: web.StreamResponse = json_error(403, "Origin not allowed")
                 elif origin is not None and request.method == "OPTIONS":
                     resp = cors.preflight(origin)
