@@ -23,7 +23,6 @@ import http.server
 import json
 import os
 import re
-import shutil
 import subprocess
 import threading
 from pathlib import Path
@@ -33,11 +32,10 @@ import pytest
 
 from agora_token import verify
 from agora_token_server.testing import LiveServer, request
+from tests.support.chromium import BROWSER_TEST, headless
 from tests.support.service import APP_CERTIFICATE, CREDENTIALS
 
-CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None,
-                                 reason="Chromium is not installed (Debian: apt-get install chromium)")]
+pytestmark = BROWSER_TEST
 
 API_KEY = "browser-test-key-0123456789abcdef"
 
@@ -112,10 +110,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 def run_chromium(url: str, tmp: Path) -> dict[str, Any]:
     profile = tmp / f"profile-{os.getpid()}-{abs(hash(url))}"
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--disable-extensions", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
-           "--virtual-time-budget=20000", "--dump-dom", url]
+    cmd = headless(profile, "--virtual-time-budget=20000", "--dump-dom", url)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     match = re.search(r'<pre id="out">(.*?)</pre>', proc.stdout, re.S)
     assert match, (f"no result in the page (chromium exit {proc.returncode}):\n"

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
@@ -33,11 +32,10 @@ import pytest
 from agora_token import verify
 from agora_token_server.openapi import build_spec
 from agora_token_server.testing import LiveServer, free_port
+from tests.support.chromium import BROWSER_TEST, headless
 from tests.support.service import APP_CERTIFICATE, CREDENTIALS
 
-CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None,
-                                 reason="Chromium is not installed (Debian: apt-get install chromium)")]
+pytestmark = BROWSER_TEST
 
 API_KEY = "docs-browser-key-0123456789abcdef"
 
@@ -122,12 +120,8 @@ class Page:
 class Browser:
     def __init__(self, profile: Path) -> None:
         self.profile = profile
-        assert CHROMIUM is not None
         self.proc = subprocess.Popen(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--disable-extensions", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
-             "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "about:blank"],
+            headless(profile, "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "about:blank"),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
     async def endpoint(self) -> str:
