@@ -21,6 +21,7 @@ same rule twice and cost a signal handler on every response.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from aiohttp import web
 
@@ -52,15 +53,20 @@ class CorsPolicy:
     def allows(self, origin: str) -> bool:
         return self.allow_all or origin in self.origins
 
-    def headers_for(self, origin: str) -> dict[str, str]:
-        """The CORS headers of a response to an allowed ``origin``."""
+    @cached_property
+    def fixed_headers(self) -> dict[str, str]:
+        """The CORS headers of a response to any allowed origin, all but
+        ``Access-Control-Allow-Origin``."""
         return {
-            "Access-Control-Allow-Origin": origin,
             "Access-Control-Allow-Methods": ", ".join(ALLOW_METHODS),
             "Access-Control-Allow-Headers": ", ".join(self.allow_headers),
             "Access-Control-Expose-Headers": ", ".join(EXPOSE_HEADERS),
             "Vary": "Origin",
         }
+
+    def headers_for(self, origin: str) -> dict[str, str]:
+        """The CORS headers of a response to an allowed ``origin``."""
+        return {"Access-Control-Allow-Origin": origin, **self.fixed_headers}
 
     def preflight(self, origin: str) -> web.Response:
         return web.Response(status=204, headers={**self.headers_for(origin), **NO_CACHE_HEADERS})

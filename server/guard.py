@@ -20,7 +20,7 @@ from aiohttp import web
 from . import metrics
 from .auth import Authenticator, AuthError
 from .config import Settings
-from .ratelimit import RateLimiter, StorageUnavailable, client_ip
+from .ratelimit import RateLimiter, StorageUnavailable, request_client_ip
 from .responses import json_error
 from .state import RequestContext
 
@@ -41,8 +41,7 @@ class Guard:
     def client_address(self, request: web.Request, ctx: RequestContext) -> str:
         """The client address (the proxy-resolved one under ``TRUST_PROXY``), kept in ``ctx``."""
         if ctx.remote is None:
-            forwarded = request.headers.getall("X-Forwarded-For", []) if self.trust_proxy else []
-            ctx.remote = client_ip(request.remote, forwarded, self.trust_proxy)
+            ctx.remote = request_client_ip(request, self.trust_proxy)
         return ctx.remote
 
     async def check(self, request: web.Request, ctx: RequestContext) -> Optional[web.Response]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import metrics
-from .ratelimit import client_ip
+from .ratelimit import request_client_ip
 from .responses import json_bytes, json_error, json_response
 from .state import STATE
 
@@ -44,9 +44,7 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
     token = state.settings.metrics.token
     limiter = state.metrics_limiter
     if token is not None and limiter is not None:
-        trust = state.settings.rate_limit.trust_proxy
-        key = "ip:" + client_ip(request.remote, request.headers.getall("X-Forwarded-For", []) if trust else [],
-                                trust)
+        key = "ip:" + request_client_ip(request, state.settings.rate_limit.trust_proxy)
         if await limiter.exhausted(key):
             return json_error(429, "too many failed METRICS_TOKEN attempts: retry in a minute",
                               {"Retry-After": "60"})

@@ -38,7 +38,7 @@ from yarl import URL
 from . import metrics
 from .cors import same_origin
 from .overload import RETRY_AFTER, SHED_MESSAGE, wait_while_held
-from .ratelimit import client_ip
+from .ratelimit import request_client_ip
 from .responses import NO_CACHE_HEADERS, json_error, json_response
 from .state import CONTEXT, STATE, RequestContext, RouteInfo, ServiceState, new_request_id
 
@@ -154,17 +154,17 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
     access = state.access
     local = metrics.LOCAL
     max_body = state.settings.max_body_bytes
-    cors_fixed = {k: v for k, v in cors.headers_for("").items() if k != "Access-Control-Allow-Origin"}
+    cors_fixed = cors.fixed_headers
     rid_header = REQUEST_ID_HEADER
     no_cache = NO_CACHE_HEADERS
     max_inflight = state.settings.overload.max_inflight or 1 << 62
     max_wait = state.settings.overload.max_queue_wait or float("inf")
     trust_proxy = state.settings.rate_limit.trust_proxy
-    hold_file = state.settings.overload.hold_file
 
     def wrap(handler: Handler, info: Optional[RouteInfo]) -> Handler:
         guarded = info is not None and info.guarded and guard is not None
         sheddable = info is not None and info.sheddable
+        hold_file = state.settings.overload.hold_file if sheddable else None  # tests only
         template = info.template if info is not None else metrics.UNMATCHED
         logged_route = info.template if info is not None else None
 
@@ -172,9 +172,7 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
             start = perf_counter()
             local.in_progress += 1
             headers = request.headers
-            rid = headers.get(rid_header)
-            if rid is None or _REQUEST_ID.fullmatch(rid) is None:
-                rid = new_request_id()
+            rid = request_id_from(headers)
             ctx: Optional[RequestContext] = None
             status = 500
             admitted = False
@@ -199,18 +197,15 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
                         state.inflight += 1
                         admitted = True
                     try:
+                        denied = None
                         if guarded:
                             ctx = RequestContext(rid, info)
                             request[CONTEXT] = ctx
                             denied = await guard.check(request, ctx)  # type: ignore[union-attr]
-                            if denied is not None:
-                                resp = denied
-                            else:
-                                if hold_file and sheddable:
-                                    await wait_while_held(hold_file)
-                                resp = await handler(request)
+                        if denied is not None:
+                            resp = denied
                         else:
-                            if hold_file and sheddable:
+                            if hold_file:
                                 await wait_while_held(hold_file)
                             resp = await handler(request)
                     except web.HTTPException as exc:
@@ -250,8 +245,7 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
                     caller = ctx.caller if ctx is not None else None
                     remote = ctx.remote if ctx is not None else None
                     if remote is None:
-                        remote = (client_ip(request.remote, request.headers.getall("X-Forwarded-For", []),
-                                            trust_proxy) if trust_proxy else request.remote)
+                        remote = request_client_ip(request, trust_proxy) if trust_proxy else request.remote
                     url = request.rel_url
                     access.record(method, url.raw_path, url.raw_query_string, status, elapsed, rid, logged_route,
                                   caller.id if caller is not None and caller.kind != "anonymous" else None,

@@ -52,12 +52,15 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 from urllib.parse import urlsplit
 
+from aiohttp import web
+
 from . import metrics
 from .env import ConfigError, env_choice, env_seconds, env_str
 from .limitstore import RedisBatcher, WindowMemoryStorage
 from .logs import LogThrottle
 
-__all__ = ["RateLimitSettings", "RateLimiter", "client_ip", "parse_rate_limit", "parse_ratelimit_settings"]
+__all__ = ["RateLimitSettings", "RateLimiter", "client_ip", "parse_rate_limit", "parse_ratelimit_settings",
+           "request_client_ip"]
 
 log = logging.getLogger("server.ratelimit")
 
@@ -174,6 +177,13 @@ def client_ip(peer: Optional[str], forwarded_for: Sequence[str], trust_proxy: in
                 except ValueError:
                     pass
     return peer or "unknown"
+
+
+def request_client_ip(request: web.BaseRequest, trust_proxy: int) -> str:
+    """:func:`client_ip` of ``request``: its peer, or under ``TRUST_PROXY`` its
+    ``X-Forwarded-For`` hop."""
+    forwarded = request.headers.getall("X-Forwarded-For", []) if trust_proxy else []
+    return client_ip(request.remote, forwarded, trust_proxy)
 
 
 class StorageUnavailable(Exception):
