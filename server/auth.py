@@ -201,7 +201,8 @@ class Authenticator:
         self.enabled = settings.enabled
         self._digests = settings.api_key_digests
         #: digest -> the caller of that key, made once
-        self._key_callers = {_key_digest(k): Caller(id=key_fingerprint(k), kind="key") for k in settings.api_keys}
+        self._key_callers = {digest: Caller(id=key_fingerprint(key), kind="key")
+                             for digest, key in zip(settings.api_key_digests, settings.api_keys)}
         self.jwt = JwtVerifier(settings.jwt) if settings.jwt is not None else None
 
     async def authenticate(self, headers: Mapping[str, str]) -> Caller:

@@ -110,9 +110,8 @@ class Issuer:
 
     def rtc(self, ctx: Optional[RequestContext], channel: str, uid: Uid, publisher: bool, expire: int) -> str:
         """RTC token; ``expire`` is the token's and every privilege's lifetime."""
-        if self.checking:
-            self.check(ctx, TokenRequest("rtc", channel, uid, (), publisher, expire))
-        token = _build_rtc(self.app_id, self._cert, channel, uid, _ROLE[publisher], expire, expire)
+        self.check_rtc(ctx, channel, uid, publisher, expire)
+        token = self.build_rtc(channel, uid, publisher, expire)
         metrics.LOCAL.token_issued("rtc")
         return token
 

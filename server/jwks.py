@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import jwt
 
 from .env import ConfigError
+from .jwtauth import MIN_RSA_BITS, JwtError
 from .logs import LogThrottle
 
 __all__ = ["JwksKeys", "check_jwks_url"]
@@ -47,7 +48,6 @@ _FAMILIES = {
     "EC": frozenset({"ES256", "ES384", "ES512"}),
     "OKP": frozenset({"EdDSA"}),
 }
-MIN_RSA_BITS = 2048
 _THROTTLE = LogThrottle(limit=1, interval=60.0)
 
 
@@ -150,12 +150,16 @@ class JwksKeys:
         self.fetched_at = time.monotonic()
         self.last_error = None
 
-    async def refresh(self) -> None:
-        """Fetch now, sharing a fetch already under way."""
+    def _start_fetch(self) -> "asyncio.Future[None]":
+        """The fetch under way, started if there is none."""
         if self._inflight is None:
             self._inflight = asyncio.ensure_future(self._fetch())
             self._inflight.add_done_callback(self._fetch_done)
-        await asyncio.shield(self._inflight)
+        return self._inflight
+
+    async def refresh(self) -> None:
+        """Fetch now, sharing a fetch already under way."""
+        await asyncio.shield(self._start_fetch())
 
     def _fetch_done(self, _future: "asyncio.Future[None]") -> None:
         self._inflight = None
@@ -165,8 +169,6 @@ class JwksKeys:
     async def key_for(self, token: str) -> tuple[str, Any]:
         """The pinned (algorithm, key) for ``token``'s ``kid``; raises
         :class:`server.jwtauth.JwtError`."""
-        from .jwtauth import JwtError
-
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -181,9 +183,8 @@ class JwksKeys:
             if not self.keys:
                 raise JwtError("cannot verify JWTs now: the identity provider's keys are unavailable",
                                "jwks_unavailable")
-        elif now - self.fetched_at > self.ttl and self._inflight is None:
-            self._inflight = asyncio.ensure_future(self._fetch())  # refresh in the background
-            self._inflight.add_done_callback(self._fetch_done)
+        elif now - self.fetched_at > self.ttl:
+            self._start_fetch()  # refresh in the background
         found = self._lookup(kid)
         if found is None and time.monotonic() - self.attempted_at >= self.min_refresh:
             await self.refresh()  # maybe the provider rotated its keys

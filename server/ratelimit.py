@@ -49,7 +49,7 @@ import re
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Awaitable, Callable, Mapping, Optional, Sequence
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -201,15 +201,18 @@ class RateLimiter:
         self.settings = settings
         self.item = parse(f"{count}/{period}")
         self.name = name
-        self.batcher: Optional[RedisBatcher] = None
+        #: one moving-window hit: (key, limit, expiry) -> allowed; the strategy's own
+        #: hit minus a layer (the same storage call), or batched into a pipeline on Redis
+        self._acquire: Callable[[str, int, int], Awaitable[bool]]
         if settings.shared:
             self.storage: Any = storage_from_string(
                 "async+" + settings.storage, implementation="redispy",
                 key_prefix=f"{settings.key_prefix}:{name}", socket_timeout=settings.storage_timeout,
                 socket_connect_timeout=settings.storage_timeout)
-            self.batcher = RedisBatcher(self.storage, settings.storage_timeout)
+            self._acquire = RedisBatcher(self.storage, settings.storage_timeout).acquire_entry
         else:
             self.storage = WindowMemoryStorage()
+            self._acquire = self.storage.acquire_entry
         self.strategy = MovingWindowRateLimiter(self.storage)
         self._key_of = self.item.key_for
         self.deny_on_error = settings.on_storage_error == "deny"
@@ -253,12 +256,7 @@ class RateLimiter:
                 raise StorageUnavailable()
             return None
         try:
-            if self.batcher is None:  # the strategy's hit, minus a layer: same storage call
-                allowed = await self.storage.acquire_entry(self._key_of(key), self.item.amount,
-                                                           self.item.get_expiry())
-            else:
-                allowed = await self.batcher.acquire_entry(self._key_of(key), self.item.amount,
-                                                           self.item.get_expiry())
+            allowed = await self._acquire(self._key_of(key), self.item.amount, self.item.get_expiry())
             if allowed:
                 self.storage_ok = True
                 return None
