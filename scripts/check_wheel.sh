@@ -221,93 +221,68 @@ if env -u PYTHONPATH "$SPY" -c "import server" 2>/dev/null; then
   fail "'import server' works in $RUN: the check would not prove the installed package is used"
 fi
 
-PORT=$("$SPY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-step "starting agora-token-server --demo --host 127.0.0.1 --port $PORT"
-env -u PYTHONPATH -u APP_ID -u APP_CERTIFICATE "$SERVER" --demo --host 127.0.0.1 --port "$PORT" \
-  > "$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-stop_server() { kill -TERM "$SERVER_PID" 2>/dev/null || true; }
-trap 'stop_server; cleanup' EXIT
+step "starting agora-token-server --demo on a free loopback port (agora_token_server.testing.LiveServer, as installed)"
+env -u PYTHONPATH "$SPY" - "$SERVER" "$RUN" <<'PY' || fail "the installed service did not answer as expected"
+import json, re, sys, urllib.request
 
-env -u PYTHONPATH "$SPY" - "$PORT" "$WORK/server.log" "$SERVER_PID" <<'PY' || { cat "$WORK/server.log" >&2; fail "the installed service did not answer as expected"; }
-import json, os, re, sys, time, urllib.request
+import agora_token
+from agora_token_server.testing import LiveServer, request
 
-port, log_path, pid = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-base = f"http://127.0.0.1:{port}"
+server_cmd, run_dir = sys.argv[1], sys.argv[2]
 
-def fail(msg):
+def fail(msg, log=""):
+    print(log, file=sys.stderr)
     print(f"check_wheel: FAIL: {msg}", file=sys.stderr)
     sys.exit(1)
 
-def call(method, path, body=None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(base + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json"} if data else {})
-    with urllib.request.urlopen(req, timeout=5) as r:
-        return r.status, json.loads(r.read())
+# the service's own settings (APP_ID, APP_CERTIFICATE, ...) are not passed on: --demo makes its own
+server = LiveServer(run_dir, {}, ("--demo",), command=[server_cmd])
+try:
+    server.wait_ready(30)
+except RuntimeError as exc:
+    fail(f"no answer on /ping: {exc}")
+print(f"listening on {server.url}")
 
-deadline = time.monotonic() + 30
-while True:
-    try:
-        status, body = call("GET", "/ping")
-        break
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            fail("the service exited before answering")
-        if time.monotonic() > deadline:
-            fail("no answer on /ping within 30 s")
-        time.sleep(0.2)
+def call(method, path, body=None):
+    status, _, raw = request(server.url + path, method, body, timeout=5)
+    return status, json.loads(raw)
+
+status, body = call("GET", "/ping")
 print(f"GET /ping -> {status} {body}")
 if status != 200 or body != {"message": "pong"}:
-    fail("/ping did not answer 200 {'message': 'pong'}")
+    fail("/ping did not answer 200 {'message': 'pong'}", server.log())
 
 status, health = call("GET", "/healthz")
 print(f"GET /healthz -> {status} {json.dumps(health)[:160]}")
 if status != 200:
-    fail("/healthz did not answer 200")
+    fail("/healthz did not answer 200", server.log())
 
-request = {"tokenType": "rtc", "channel": "lobby", "uid": "42", "role": "publisher"}
-status, body = call("POST", "/getToken", request)
+req = {"tokenType": "rtc", "channel": "lobby", "uid": "42", "role": "publisher"}
+status, body = call("POST", "/getToken", req)
 token = body.get("token", "")
-print(f"POST /getToken {json.dumps(request)} -> {status} {token[:24]}...")
+print(f"POST /getToken {json.dumps(req)} -> {status} {token[:24]}...")
 if status != 200 or not token.startswith("007"):
-    fail(f"/getToken answered {status} {body}")
+    fail(f"/getToken answered {status} {body}", server.log())
 
-import agora_token
 parsed = agora_token.parse(token)
-with open(log_path) as f:
-    m = re.search(r"APP_ID=([0-9a-f]{32})", f.read())
+m = re.search(r"APP_ID=([0-9a-f]{32})", server.log())
 if not m:
-    fail("the demo banner did not print the random APP_ID")
+    fail("the demo banner did not print the random APP_ID", server.log())
 rtc = parsed.services[0]
 if (parsed.app_id, rtc.channel_name, rtc.uid) != (m.group(1), "lobby", "42"):
     fail(f"the token does not carry the demo app id, channel and uid: {parsed.app_id} {rtc.channel_name!r} {rtc.uid!r}")
 print(f"token parses: app id {parsed.app_id} (the demo one), channel 'lobby', uid '42', "
       f"expires in {parsed.expire} s (demo credentials are random: not verified against Agora)")
-PY
 
-step "SIGTERM"
-kill -TERM "$SERVER_PID"
-rc=0
-for _ in $(seq 1 100); do
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  sleep 0.1
-done
-if kill -0 "$SERVER_PID" 2>/dev/null; then
-  kill -KILL "$SERVER_PID" 2>/dev/null || true
-  cat "$WORK/server.log" >&2
-  fail "the service did not stop within 10 s of SIGTERM"
-fi
-wait "$SERVER_PID" || rc=$?
-trap cleanup EXIT
-tail -n 3 "$WORK/server.log"
-[ "$rc" -eq 0 ] || { cat "$WORK/server.log" >&2; fail "the service exited with status $rc after SIGTERM (expected 0)"; }
-if grep -q "Traceback" "$WORK/server.log"; then
-  cat "$WORK/server.log" >&2
-  fail "a traceback in the service's log"
-fi
-echo "exit status 0 after SIGTERM; no traceback in the log"
+print("SIGTERM")
+rc = server.stop(timeout=10)  # SIGKILL (exit status -9) if it does not stop within 10 s
+log = server.log()
+print("\n".join(log.splitlines()[-3:]))
+if rc != 0:
+    fail(f"the service exited with status {rc} after SIGTERM (expected 0)", log)
+if "Traceback" in log:
+    fail("a traceback in the service's log", log)
+print("exit status 0 after SIGTERM; no traceback in the log")
+PY
 
 step "OK: $(basename "$WHEEL") works (BACKEND == cython), and so does the installed service — took $(( $(date +%s) - START ))s"

@@ -97,8 +97,7 @@ class AccessLog:
         lines = []
         second, stamp = -1, ""
         for now, method, raw_path, raw_query, status, seconds, rid, _route, caller, remote in records:
-            path = (raw_path if not raw_query and len(raw_path) <= MAX_LOGGED_PATH
-                    else loggable_path(raw_path, raw_query))
+            path = loggable_path(raw_path, raw_query)
             if int(now) != second:
                 second = int(now)
                 stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))

@@ -54,6 +54,6 @@ async def _close_clients(app: web.Application) -> None:
     state = app[STATE]
     if state.jwks is not None:
         await state.jwks.close()
-    for limiter in (state.guard.limiter if state.guard is not None else None, state.metrics_limiter):
+    for limiter in (state.rate_limiter, state.metrics_limiter):
         if limiter is not None:
             await limiter.close()

@@ -40,8 +40,6 @@ REDACTED = "[redacted]"
 MIN_MASKED_LENGTH = 8
 #: up to this many secrets are searched one by one; more use a prefix index
 _LINEAR_SECRETS = 32
-#: fields of a JSON line, in this order, after time/level/logger/message
-JSON_FIELDS = ("request_id", "method", "route", "path", "status", "duration_ms", "caller", "remote")
 
 # 007 + base64, or 006 + 32 hex app id + base64: long enough to never hit ordinary words
 _TOKEN_SHAPE = re.compile(r"00[67][A-Za-z0-9+/]{24,}={0,2}")
@@ -154,10 +152,6 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key in JSON_FIELDS:
-            value = record.__dict__.get(key)
-            if value is not None:
-                out[key] = value
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:

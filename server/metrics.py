@@ -88,15 +88,12 @@ class LocalCounts:
     """This process's counts since the last flush (plain ints: the event loop
     is single-threaded)."""
 
-    __slots__ = ("answered", "requests", "latency", "in_progress", "tokens", "auth_failures", "rate_limited",
-                 "storage_errors", "shed", "closed")
+    __slots__ = ("answered", "in_progress", "tokens", "auth_failures", "rate_limited", "storage_errors", "shed",
+                 "closed")
 
     def __init__(self) -> None:
         #: (route, method, status, seconds) of each request answered since the last flush
         self.answered: list[tuple[str, str, int, float]] = []
-        self.requests: dict[tuple[str, str, int], int] = {}
-        #: (route, method) -> [count per bucket..., sum of seconds]
-        self.latency: dict[tuple[str, str], list[float]] = {}
         self.in_progress = 0
         self.tokens: dict[str, int] = {}
         self.auth_failures: dict[str, int] = {}
@@ -110,10 +107,13 @@ class LocalCounts:
         the pipeline appends to :attr:`answered` directly."""
         self.answered.append((route, method, status, seconds))
 
-    def add_up(self) -> None:
-        """Fold :attr:`answered` into the per-label counts."""
+    def add_up(self) -> tuple[dict[tuple[str, str, int], int], dict[tuple[str, str], list[float]]]:
+        """Take :attr:`answered`, folded into per-label counts: (route, method,
+        status) -> requests, and (route, method) -> [count per latency bucket...,
+        sum of seconds]."""
         answered, self.answered = self.answered, []
-        requests, latency = self.requests, self.latency
+        requests: dict[tuple[str, str, int], int] = {}
+        latency: dict[tuple[str, str], list[float]] = {}
         for route, method, status, seconds in answered:
             if method not in METHODS:
                 method = "other"
@@ -124,6 +124,7 @@ class LocalCounts:
                 lat = latency[(route, method)] = [0.0] * (len(_BOUNDS) + 1)
             lat[bisect_left(_BOUNDS, seconds)] += 1
             lat[-1] += seconds
+        return requests, latency
 
     def token_issued(self, kind: str) -> None:
         kind = "chat" if kind == "chat_app" else kind
@@ -285,28 +286,22 @@ def flush() -> None:
     """Push this process's counts into the prometheus metrics."""
     p = _metrics()
     c = LOCAL
-    c.add_up()
-    for (route, method, status), n in c.requests.items():
+    requests, latency = c.add_up()
+    for (route, method, status), n in requests.items():
         p.requests.labels(route, method, str(status)).inc(n)
-    c.requests.clear()
-    for (route, method), lat in c.latency.items():
+    for (route, method), lat in latency.items():
         child = p.latency.labels(route, method)
         # prometheus-client keeps one non-cumulative value per bucket and a sum
         for i, count in enumerate(lat[:-1]):
             if count:
                 child._buckets[i].inc(count)
         child._sum.inc(lat[-1])
-    c.latency.clear()
     p.in_progress.set(c.in_progress)
-    for kind, n in c.tokens.items():
-        p.tokens.labels(kind).inc(n)
-    c.tokens.clear()
-    for reason, n in c.auth_failures.items():
-        p.auth_failures.labels(reason).inc(n)
-    c.auth_failures.clear()
-    for reason, n in c.closed.items():
-        p.closed.labels(reason).inc(n)
-    c.closed.clear()
+    for name in ("tokens", "auth_failures", "closed"):  # counts by one label
+        counts = getattr(c, name)
+        for label, n in counts.items():
+            getattr(p, name).labels(label).inc(n)
+        counts.clear()
     for name in ("rate_limited", "storage_errors", "shed"):
         n = getattr(c, name)
         if n:
@@ -329,9 +324,7 @@ def render() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
-def token_matches(expected: Optional[str], authorization: Optional[str]) -> bool:
+def token_matches(expected: str, authorization: Optional[str]) -> bool:
     """``Authorization: Bearer <METRICS_TOKEN>``, compared in constant time."""
-    if expected is None:
-        return True
     given = (authorization or "").encode("utf-8", "replace")
     return hmac.compare_digest(given, f"Bearer {expected}".encode())

@@ -210,10 +210,9 @@ def _legacy_err(summary: str, message: str, call: Call, key: str = "message") ->
     return Example(summary, {"status": 400, key: message}, call, 400)
 
 
-def _register(place: tuple[str, str], examples: dict[str, Example]) -> dict[str, Example]:
+def _register(place: tuple[str, str], examples: dict[str, Example]) -> None:
     assert place not in EXAMPLES, place
     EXAMPLES[place] = examples
-    return examples
 
 
 # shared answers (components/responses): the example requests name one route each
@@ -284,7 +283,7 @@ _register(("components", "LegacyForbidden"), {
 })
 
 # POST /getToken
-_GET_TOKEN_REQUESTS = _register(("getToken", "request"), {
+_register(("getToken", "request"), {
     "rtcUid": Example("RTC, numeric uid, publisher", RTC_BODY, _post("/getToken", RTC_BODY), 200),
     **{name: Example(summary, body, _post("/getToken", body), 200) for name, summary, body in (
         ("rtcAccount", "RTC, user account, subscriber",
@@ -921,9 +920,6 @@ def spec_bytes() -> bytes:
 
 async def openapi_handler(request: Any) -> Any:
     """``GET /openapi.json``."""
-    from aiohttp import web  # imported only when served: build_spec() needs no aiohttp
+    from .responses import json_bytes  # imported only when served: build_spec() needs no aiohttp
 
-    from .responses import NO_CACHE_HEADERS
-
-    return web.Response(body=spec_bytes(), headers={**NO_CACHE_HEADERS,
-                                                    "Content-Type": "application/json; charset=utf-8"})
+    return json_bytes(spec_bytes())

@@ -28,7 +28,7 @@ async def healthz(request: web.Request) -> web.Response:
     ``AUTH_JWKS_URL``."""
     state = request.app[STATE]
     body: dict[str, object] = {"status": "draining" if state.draining else "ok", "inflight": state.inflight}
-    limiter = state.guard.limiter if state.guard is not None else None
+    limiter = state.rate_limiter
     if limiter is not None and limiter.settings.shared:
         body["rate_limit_storage"] = limiter.state()
     if state.jwks is not None:

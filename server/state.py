@@ -53,6 +53,11 @@ class ServiceState:
     _drain_future: Optional["asyncio.Future[None]"] = None
 
     @property
+    def rate_limiter(self) -> Any:
+        """The callers' :class:`server.ratelimit.RateLimiter`, when ``RATE_LIMIT`` is set."""
+        return self.guard.limiter if self.guard is not None else None
+
+    @property
     def jwks(self) -> Any:
         """The JWKS key cache (:class:`server.jwks.JwksKeys`), when ``AUTH_JWKS_URL`` is set."""
         jwt = self.guard.authenticator.jwt if self.guard is not None else None

@@ -44,8 +44,8 @@ class LiveServer:
     ``agora-token-server`` script)."""
 
     def __init__(self, workdir: Path, env: Optional[dict[str, str]] = None, args: Sequence[str] = (),
-                 *, command: Optional[Sequence[str]] = None, port: Optional[int] = None) -> None:
-        self.port = port or free_port()
+                 *, command: Optional[Sequence[str]] = None) -> None:
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(workdir) / f"server-{self.port}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - open for the process's lifetime
@@ -99,6 +99,14 @@ class LiveServer:
         self.stop()
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a: Any, **k: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def request(url: str, method: str = "GET", body: Any = None, headers: Optional[dict[str, str]] = None,
             raw: Optional[bytes] = None, timeout: float = 15) -> tuple[int, dict[str, str], bytes]:
     """One HTTP request on a fresh connection (redirects are not followed)."""
@@ -107,14 +115,9 @@ def request(url: str, method: str = "GET", body: Any = None, headers: Optional[d
     if body is not None and raw is None:
         hdrs.setdefault("Content-Type", "application/json")
 
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *a: Any, **k: Any) -> None:
-            return None
-
-    opener = urllib.request.build_opener(NoRedirect)
     req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
     try:
-        with opener.open(req, timeout=timeout) as r:
+        with _OPENER.open(req, timeout=timeout) as r:
             return r.status, dict(r.headers.items()), r.read()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers.items()), e.read()
