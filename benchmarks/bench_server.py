@@ -48,14 +48,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from agora_token_server.testing import LiveServer, clean_environment, free_port, request
+from agora_token_server.testing import LiveServer, request
 from benchmarks.report import machine, write_section
-from tests.support.credentials import APP_CERTIFICATE, APP_ID
 from tests.support.prometheus import sample
 from tests.support.redis_server import RedisServer, redis_binary
+from tests.support.service import CREDENTIALS
 
 ROOT = Path(__file__).resolve().parents[1]
-CREDENTIALS = {"APP_ID": APP_ID, "APP_CERTIFICATE": APP_CERTIFICATE}
 API_KEY = "bench-api-key-" + "k" * 24
 RTC_BODY = '{"tokenType": "rtc", "channel": "test", "role": "publisher", "uid": "123", "expire": 3600}'
 POST, RTC, PING = "POST /getToken", "GET /rtc/…/uid/123/", "GET /ping"
@@ -71,35 +70,7 @@ class Target:
     url: str
     headers: dict[str, str]
     routes: tuple[str, ...]
-    stop: Any
     runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-
-
-class Floor:
-    """benchmarks/floor_app.py as a process."""
-
-    def __init__(self, workdir: Path, workers: int) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._log = open(workdir / "floor.log", "wb")  # noqa: SIM115 - open for the process's lifetime
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "benchmarks" / "floor_app.py"), "--port", str(self.port),
-             "--workers", str(workers)], env=clean_environment(CREDENTIALS), stdout=self._log,
-            stderr=subprocess.STDOUT, cwd=str(workdir))
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if request(self.url + "/ping", timeout=2)[0] == 200:
-                    time.sleep(0.3)
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise SystemExit("the floor app did not start")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(30)
-        self._log.close()
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
@@ -110,7 +81,7 @@ def _ms(text: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)] if m else float("nan")
 
 
-def wrk(url: str, route: str, headers: dict[str, str], args: argparse.Namespace, tmp: Path,
+def wrk(url: str, route: str, headers: dict[str, str], args: argparse.Namespace, post_script: Path,
         connections: int) -> dict[str, Any]:
     """One wrk run: req/s, 2xx req/s, p50/p99 (ms), non-2xx, timeouts."""
     method, path, body = ROUTES[route]
@@ -118,11 +89,7 @@ def wrk(url: str, route: str, headers: dict[str, str], args: argparse.Namespace,
     for k, v in headers.items():
         cmd += ["-H", f"{k}: {v}"]
     if method == "POST":
-        script = tmp / "post.lua"
-        script.write_text('wrk.method = "POST"\n'
-                          f"wrk.body = {json.dumps(body)}\n"
-                          'wrk.headers["Content-Type"] = "application/json"\n')
-        cmd += ["-s", str(script)]
+        cmd += ["-s", str(post_script)]
     out = subprocess.run(cmd + [url + path], capture_output=True, text=True, check=True).stdout
 
     def find(pattern: str) -> Optional[str]:
@@ -177,29 +144,34 @@ def main() -> int:
         redis = RedisServer(tmp).start() if redis_binary() else None
         if redis is None:
             print("# redis-server is not installed: the rl-redis target is skipped", flush=True)
-        floor = Floor(tmp, args.workers)
+        post_script = tmp / "post.lua"  # the POST /getToken body
+        post_script.write_text('wrk.method = "POST"\n'
+                               f"wrk.body = {json.dumps(ROUTES[POST][2])}\n"
+                               'wrk.headers["Content-Type"] = "application/json"\n')
         workers = ("--workers", str(args.workers))
+        floor = LiveServer(tmp, CREDENTIALS, workers,
+                           command=[sys.executable, str(ROOT / "benchmarks" / "floor_app.py")])
         auth = {**CREDENTIALS, "AUTH_API_KEYS": API_KEY, "RATE_LIMIT": HIGH_LIMIT}
         servers = {"service": LiveServer(tmp, CREDENTIALS, workers),
                    "rl-memory": LiveServer(tmp, auth, workers)}
         if redis is not None:
             servers["rl-redis"] = LiveServer(tmp, {**auth, "RATE_LIMIT_STORAGE": redis.url}, workers)
         try:
-            for s in servers.values():
+            for s in (floor, *servers.values()):
                 s.wait_ready(workers=args.workers)
             key = {"X-API-Key": API_KEY}
-            targets = [Target("floor", floor.url, {}, (POST, RTC, PING), floor.stop),
-                       Target("service", servers["service"].url, {}, (POST, RTC, PING), None),
-                       Target("rl-memory", servers["rl-memory"].url, key, (POST, RTC), None)]
+            targets = [Target("floor", floor.url, {}, (POST, RTC, PING)),
+                       Target("service", servers["service"].url, {}, (POST, RTC, PING)),
+                       Target("rl-memory", servers["rl-memory"].url, key, (POST, RTC))]
             if "rl-redis" in servers:
-                targets.append(Target("rl-redis", servers["rl-redis"].url, key, (POST, RTC), None))
+                targets.append(Target("rl-redis", servers["rl-redis"].url, key, (POST, RTC)))
             for rnd in range(args.rounds):
                 order = targets[rnd % len(targets):] + targets[:rnd % len(targets)]
                 for route in (POST, RTC, PING):
                     for t in order:
                         if route not in t.routes:
                             continue
-                        r = wrk(t.url, route, t.headers, args, tmp, 64)
+                        r = wrk(t.url, route, t.headers, args, post_script, 64)
                         t.runs.setdefault(route, []).append(r)
                         print(f"round {rnd + 1}/{args.rounds}  {t.name:9s} {route:20s} c64   {r['rps']:>8,.0f} req/s  "
                               f"p50 {r['p50']:7.2f} ms  p99 {r['p99']:7.2f} ms  non-2xx {r['non2xx']}"
@@ -208,7 +180,7 @@ def main() -> int:
                     if t.name not in ("floor", "service"):
                         continue
                     for conns in (64, 1000):
-                        r = wrk(t.url, POST, {}, args, tmp, conns)
+                        r = wrk(t.url, POST, {}, args, post_script, conns)
                         overload.setdefault((t.name, conns), []).append(r)
                         print(f"round {rnd + 1}/{args.rounds}  {t.name:9s} {POST:20s} c{conns:<5d}"
                               f"{r['rps']:>8,.0f} req/s  2xx {r['rps_2xx']:>8,.0f}/s  p50 {r['p50']:7.2f} ms  "

@@ -4,7 +4,7 @@ same routes and the same agora_token calls, and nothing else (no middleware,
 no access log, no metrics, no request ids), on uvloop, with the same number
 of processes sharing the port (SO_REUSEPORT).
 
-    APP_ID=... APP_CERTIFICATE=... python benchmarks/floor_app.py --port 8090 [--workers 2]
+    APP_ID=... APP_CERTIFICATE=... python benchmarks/floor_app.py --port 8090 [--host 127.0.0.1] [--workers 2]
 """
 
 from __future__ import annotations
@@ -51,36 +51,37 @@ async def rtc(request: web.Request) -> web.Response:
     return web.Response(body=b'{"rtcToken": "%s"}' % token.encode(), headers=JSON)
 
 
-async def serve(port: int, reuse_port: bool) -> None:
+async def serve(host: str, port: int, reuse_port: bool) -> None:
     app = web.Application()
     app.router.add_get("/ping", ping)
     app.router.add_post("/getToken", get_token)
     app.router.add_get("/rtc/{channelName}/{role}/{tokenType}/{rtcuid}/", rtc)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port, reuse_port=reuse_port or None, backlog=1024).start()
+    await web.TCPSite(runner, host, port, reuse_port=reuse_port or None, backlog=1024).start()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    print(f"floor pid {os.getpid()} listening on http://127.0.0.1:{port}", flush=True)
+    print(f"floor pid {os.getpid()} listening on http://{host}:{port}", flush=True)
     await stop.wait()
     await runner.cleanup()
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--workers", type=int, default=1)
     args = p.parse_args()
     if args.workers == 1:
-        uvloop.run(serve(args.port, False))
+        uvloop.run(serve(args.host, args.port, False))
         return 0
     children = []
     for _ in range(args.workers):
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            uvloop.run(serve(args.port, True))
+            uvloop.run(serve(args.host, args.port, True))
             os._exit(0)
         children.append(pid)
 
