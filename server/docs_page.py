@@ -24,6 +24,7 @@ Without swagger-ui-py installed the page says so and links to
 from __future__ import annotations
 
 import asyncio
+import functools
 import gzip
 import importlib.util
 from pathlib import Path
@@ -151,8 +152,10 @@ _PAGE_HEADERS = {**_COMMON, "Content-Type": "text/html; charset=utf-8", "Content
 _FILE_CSP = "default-src 'none'; img-src data:; frame-ancestors 'none'"
 
 
+@functools.cache
 def swagger_ui_dir() -> Optional[Path]:
-    """``swagger_ui/static`` of the installed swagger-ui-py (without importing it), or None."""
+    """``swagger_ui/static`` of the installed swagger-ui-py (without importing it), or None;
+    looked up once (a missing package is not looked for again on every request)."""
     try:
         spec = importlib.util.find_spec("swagger_ui")
     except (ImportError, ValueError):
