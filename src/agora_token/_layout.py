@@ -4,8 +4,9 @@ A service is packed as ``u16 type, privileges map, *fields``; this table
 says which fields follow the privileges, in packing order, and of which
 kind. The pure-Python core packs and parses from it, ``Service`` subclasses
 take their ``field_names`` and checks from it, the describer its names, and
-the tests their strategies. The compiled core keeps a C copy of the kinds
-(``_pack.LAYOUT``), which a test compares with :data:`PACK_KINDS`.
+the tests their strategies. The compiled core fills its C arrays from
+:data:`PACK_KINDS` when it loads (read back as ``_pack.LAYOUT``, which a test
+compares with it).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from .constants import (
     StreamingPrivilege,
 )
 
-__all__ = ["KINDS", "LAYOUTS", "PACK_KINDS", "Field", "ServiceLayout"]
+__all__ = ["LAYOUTS", "PACK_KINDS", "Field", "ServiceLayout"]
 
 #: Field kinds. ``uid`` is packed as a string; a service's constructor also
 #: takes an int uid there (0 -> "", any user).
@@ -35,13 +36,12 @@ STR: Final = "str"
 UID: Final = "uid"
 I16: Final = "i16"
 PERMISSIONS: Final = "permissions"
-KINDS: Final = (STR, UID, I16, PERMISSIONS)
 
 
 @dataclass(frozen=True)
 class Field:
     name: str       # attribute name on the Service object
-    kind: str       # one of KINDS
+    kind: str       # STR, UID, I16 or PERMISSIONS
     json_name: str  # camelCase name in JSON descriptions
 
 

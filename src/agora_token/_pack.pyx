@@ -31,7 +31,7 @@ import hmac as _hmac
 import zlib as _zlib
 
 from . import _messages as _M
-from ._layout import LAYOUTS as _LAYOUTS
+from ._layout import LAYOUTS as _LAYOUTS, PACK_KINDS as _PACK_KINDS
 from ._pack_py import map_keys as _map_keys, resource_list as _resource_list
 from .constants import I16_MAX, I16_MIN, U16_MAX, U32_MAX
 from .constants import MAX_PAYLOAD_BYTES as _MAX_PAYLOAD, MAX_TOKEN_LENGTH as _MAX_TOKEN
@@ -73,27 +73,27 @@ cdef int64_t I16_LO = I16_MIN
 cdef int64_t I16_HI = I16_MAX
 assert U16 == U16_MAX  # the C enum above, for speed
 
-# The C copy of the service layout (``_layout.PACK_KINDS``): number of
-# fields and their kinds per service type 1..8. Exposed as LAYOUT below and
-# checked against the Python table by the tests.
+# The service layout in C arrays, filled from ``_layout.PACK_KINDS`` (the one
+# table) when the module loads: number of fields and their kinds per service
+# type 1..8. Read back as LAYOUT below; a test compares it with the table.
 cdef int NFIELDS[9]
 cdef int KIND[9][3]
-NFIELDS[:] = [0, 2, 1, 2, 0, 1, 2, 3, 2]
-cdef void _init_kinds() noexcept:
+_KIND_CODES = {"str": K_STR, "i16": K_I16, "permissions": K_PERMS}
+cdef void _fill_layout() except *:
     cdef int t, k
     for t in range(9):
+        NFIELDS[t] = 0
         for k in range(3):
             KIND[t][k] = 0
-    KIND[1][0] = K_STR; KIND[1][1] = K_STR          # rtc: channel_name, uid
-    KIND[2][0] = K_STR                              # rtm: user_id
-    KIND[3][0] = K_STR; KIND[3][1] = K_STR          # streaming: channel_name, account
-    KIND[5][0] = K_STR                              # chat: user_id
-    KIND[6][0] = K_STR; KIND[6][1] = K_STR          # fcdn: channel_name, account
-    KIND[7][0] = K_STR; KIND[7][1] = K_STR; KIND[7][2] = K_I16   # apaas: room, user, role
-    KIND[8][0] = K_STR; KIND[8][1] = K_PERMS        # rtm2: user_id, permissions
-_init_kinds()
+    for t, kinds in _PACK_KINDS.items():
+        if not 1 <= t <= 8 or len(kinds) > 3:  # the arrays' bounds
+            raise ImportError(f"agora_token._layout: service type {t} does not fit the compiled core's table")
+        NFIELDS[t] = len(kinds)
+        for k in range(len(kinds)):
+            KIND[t][k] = _KIND_CODES[kinds[k]]
+_fill_layout()
 
-_KIND_NAMES = {K_STR: "str", K_I16: "i16", K_PERMS: "permissions"}
+_KIND_NAMES = {code: name for name, code in _KIND_CODES.items()}
 #: ((type, (kind, ...)), ...) for types 1..8: this core's layout table (read-only)
 LAYOUT = tuple((t, tuple(_KIND_NAMES[KIND[t][k]] for k in range(NFIELDS[t]))) for t in range(1, 9))
 # field names, for error messages only

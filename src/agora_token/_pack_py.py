@@ -268,9 +268,7 @@ def build_007(app_id: str, app_certificate: str, issue_ts: int, expire: int, sal
         cert = _encode_str(app_certificate, "ascii")
     else:
         cert = _utf8(app_certificate, "app_certificate")
-    ts = issue_ts if type(issue_ts) is int and 0 <= issue_ts <= U32 else _int(issue_ts, "issue_ts", 0, U32)
-    ex = expire if type(expire) is int and 0 <= expire <= U32 else _int(expire, "expire", 0, U32)
-    sl = salt if type(salt) is int and 0 <= salt <= U32 else _int(salt, "salt", 0, U32)
+    ts, ex, sl = _u32(issue_ts, "issue_ts"), _u32(expire, "expire"), _u32(salt, "salt")
     svcs = _services(services)
     out.append(_HDR.pack(ts, ex, sl, len(svcs)))
     for t, svc in svcs:
