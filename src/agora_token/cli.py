@@ -162,12 +162,11 @@ def render_text(desc: TokenDescription, signature: dict[str, Any], now: float) -
     width = max(len(k) for k, _ in rows)
     lines = [f"{k:<{width}}  {v}" for k, v in rows]
 
-    for i, (svc, entry) in enumerate(zip(desc.services, desc.to_json(now, detail=True)["services"]), 1):
+    for i, svc in enumerate(desc.services, 1):
         kind = f"service type {svc.type}" if desc.version == "007" else "006 privileges"
         lines.append(f"[{i}] {svc.name} ({kind})")
-        for key, value in entry.items():
-            if key not in ("type", "typeId", "privileges"):
-                lines.append(f"    {key:<12}{_field_text(key, svc.fields.get('uid') if key == 'uid' else value)}")
+        for key, value in svc.json_fields(detail=True, raw_uid=True).items():
+            lines.append(f"    {key:<12}{_field_text(key, value)}")
         lines.append("    privileges")
         if not svc.privileges:
             lines.append("      (none)")

@@ -98,6 +98,24 @@ class ServiceDescription:
     fields: dict[str, Any]
     privileges: tuple[PrivilegeDescription, ...]
 
+    def json_fields(self, detail: bool = False, *, raw_uid: bool = False) -> dict[str, Any]:
+        """The fields by their JSON names, in layout order: uid "" (any user)
+        shown as "0" unless ``raw_uid``; RTM2 permissions, readable, only with
+        ``detail``."""
+        out: dict[str, Any] = {}
+        for f in LAYOUTS[self.type].fields:
+            if f.name not in self.fields:
+                continue
+            value = self.fields[f.name]
+            if f.kind == PERMISSIONS:
+                if not detail:
+                    continue
+                value = _permissions_readable(value)
+            elif f.json_name == "uid" and value == "" and not raw_uid:
+                value = "0"  # 0: any user
+            out[f.json_name] = value
+        return out
+
 
 @dataclass(frozen=True)
 class TokenDescription:
@@ -157,18 +175,7 @@ def _service_json(svc: ServiceDescription, detail: bool) -> dict[str, Any]:
     entry: dict[str, Any] = {"type": svc.name}
     if detail:
         entry["typeId"] = svc.type
-    layout = LAYOUTS[svc.type]
-    for f in layout.fields:
-        if f.name not in svc.fields:
-            continue
-        value = svc.fields[f.name]
-        if f.kind == PERMISSIONS:
-            if not detail:
-                continue
-            value = _permissions_readable(value)
-        elif f.json_name == "uid" and value == "":
-            value = "0"  # 0: any user
-        entry[f.json_name] = value
+    entry.update(svc.json_fields(detail))
     privileges: dict[str, Any] = {}
     for p in svc.privileges:
         item: dict[str, Any] = {"expire": p.expire, "expiresAt": iso(p.expires_at)}
