@@ -31,6 +31,7 @@ import sys
 import sysconfig
 import tempfile
 from collections.abc import Iterator
+from typing import NoReturn
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
@@ -88,14 +89,19 @@ Or ask for the pure-Python core (same tokens, slower):
 Details: docs/packaging.md."""
 
 
-def _fail(what: str, detail: str = "", help_text: str = INSTALL_HELP) -> None:
-    """Stop the build with a short message on stderr and exit status 1."""
+def _stop(text: str) -> NoReturn:
+    """Stop the build with ``text``, framed, on stderr and exit status 1."""
+    bar = "=" * 78
+    raise SystemExit(f"\n{bar}\n{text}\n{bar}\n")
+
+
+def _fail(what: str, detail: str = "", help_text: str = INSTALL_HELP) -> NoReturn:
+    """Stop the build: the compiled core cannot be built, and why."""
     lines = [f"agora-token: cannot build the compiled core: {what}"]
     if detail:
         lines.append(f"  ({detail})")
     lines.append(help_text)
-    bar = "=" * 78
-    raise SystemExit(f"\n{bar}\n" + "\n".join(lines) + f"\n{bar}\n")
+    _stop("\n".join(lines))
 
 
 @contextlib.contextmanager
@@ -239,17 +245,14 @@ class BdistWheel(bdist_wheel):
         if NO_EXTENSIONS:
             source = _cacheable_source()
             if source is not None and not _cache_is_off():
-                bar = "=" * 78
-                raise SystemExit(
-                    f"\n{bar}\n"
+                _stop(
                     f"agora-token: AGORA_TOKEN_NO_EXTENSIONS=1 asks for the pure-Python core, but this build\n"
                     f"is from {source}. pip keeps the wheel built from it in its cache under\n"
                     f"that URL, not the environment, and would hand this slow wheel to later installs\n"
                     f"on machines that can compile. Turn the cache off for this install:\n"
                     f"  {PURE_REQUEST}     (uv: UV_NO_CACHE=1)\n"
                     f"or install from a checkout (pip never caches a local directory):\n"
-                    f"  AGORA_TOKEN_NO_EXTENSIONS=1 pip install .\n"
-                    f"{bar}\n")
+                    f"  AGORA_TOKEN_NO_EXTENSIONS=1 pip install .")
             _say("AGORA_TOKEN_NO_EXTENSIONS=1: building the pure-Python core only (a py3-none-any wheel)")
         super().run()
 

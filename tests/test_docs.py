@@ -89,7 +89,7 @@ def normalise(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, LiveServer]]:
+def servers() -> Iterator[dict[str, LiveServer]]:
     started: dict[str, LiveServer] = {}
     yield started
     for s in started.values():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import zlib
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,7 +17,8 @@ import agora_token as at
 from agora_token import _pack_py
 from agora_token._layout import I16, LAYOUTS, PERMISSIONS, STR, UID
 from agora_token.services import service_from_tuple
-from tests.support.cores import load_core
+from tests.support.cores import load_core, outcome
+from tests.support.credentials import APP_CERTIFICATE, APP_ID
 from tests.support.odd_inputs import Index, ItemsReturns
 
 _cpack = load_core("cython")
@@ -55,14 +56,6 @@ def build(t: dict[str, Any]) -> str:
     for s in t["services"]:
         tok.add_service(service_from_tuple(s))
     return tok.build()
-
-
-def outcome(fn: Callable[..., Any], *args: Any) -> tuple[str, Any]:
-    """("ok", result) or (exception type, message): what the cores must agree on."""
-    try:
-        return ("ok", fn(*args))
-    except Exception as exc:  # noqa: BLE001 - the outcome, whatever it is, is compared
-        return (type(exc).__name__, str(exc))
 
 
 @pytest.mark.usefixtures("core")
@@ -198,8 +191,7 @@ _odd_services = st.one_of(
 @settings(max_examples=400, deadline=None)
 @given(st.lists(_odd_services, max_size=4), st.one_of(u32, _scalars))
 def test_backends_agree_on_odd_services(svcs: list[Any], expire: Any) -> None:
-    args = ("970CA35de60c44645bbae8a215061b33", "5CFd2fd1755d40ecb72977518be15d3b", 1_700_000_000,
-            expire, 7, svcs)
+    args = (APP_ID, APP_CERTIFICATE, 1_700_000_000, expire, 7, svcs)
     py = outcome(_pack_py.build_007, *args)
     assert outcome(_cpack.build_007, *args) == py
     assert py[0] in ("ok", "InvalidParameterError"), py
@@ -209,7 +201,7 @@ def test_backends_agree_on_odd_services(svcs: list[Any], expire: Any) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.one_of(privs, _odd_maps), st.one_of(text, _scalars), st.one_of(text, _scalars))
 def test_backends_agree_on_odd_006(p: Any, channel: Any, uid: Any) -> None:
-    args = ("970CA35de60c44645bbae8a215061b33", "5CFd2fd1755d40ecb72977518be15d3b", channel, uid, 1, 2, p)
+    args = (APP_ID, APP_CERTIFICATE, channel, uid, 1, 2, p)
     py = outcome(_pack_py.build_006, *args)
     assert outcome(_cpack.build_006, *args) == py
     assert py[0] in ("ok", "InvalidParameterError"), py

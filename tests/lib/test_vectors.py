@@ -21,7 +21,7 @@ from agora_token.services import (
     ServiceRtm2,
     ServiceStreaming,
 )
-from tests.support.vectors import FILE_006, FILE_007, ROOT
+from tests.support.vectors import FILE_006, FILE_007, VECTOR_DIRS
 
 pytestmark = pytest.mark.usefixtures("core")
 
@@ -170,7 +170,7 @@ def test_006_legacy_builders_match_vectors(vectors006: list[dict[str, Any]], mon
 
 def test_vendored_vector_copy_matches_shared() -> None:
     """tests/vectors/ (for GitHub and wheel builds) must equal ../shared/vectors/."""
-    shared, copy = ROOT.parent / "shared" / "vectors", ROOT / "tests" / "vectors"
+    shared, copy = VECTOR_DIRS
     if not shared.is_dir():
         pytest.skip("../shared/vectors not present (GitHub checkout or wheel test)")
     for name in (FILE_007, FILE_006):

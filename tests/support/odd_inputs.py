@@ -23,6 +23,7 @@ from types import ModuleType
 from typing import Any, Callable
 
 from tests.support.cores import cores
+from tests.support.cores import outcome as cores_outcome
 from tests.support.credentials import APP_CERTIFICATE as CERT
 from tests.support.credentials import APP_ID
 
@@ -277,11 +278,10 @@ USER_ERRORS = frozenset({"privileges items() raises ValueError"})
 def outcome(core: ModuleType, name: str) -> list[Any]:
     """[kind, detail]: ["ok", result] or [exception type name, message]."""
     func, args = CASES[name]()
-    try:
-        result = getattr(core, func)(*args)
-    except Exception as exc:  # noqa: BLE001 - compared across cores: type and message
-        return [type(exc).__name__, str(exc)]
-    return ["ok", result if isinstance(result, (str, bool)) else repr(result)]
+    kind, detail = cores_outcome(getattr(core, func), *args)
+    if kind == "ok" and not isinstance(detail, (str, bool)):
+        detail = repr(detail)  # JSON-safe
+    return [kind, detail]
 
 
 def main(argv: list[str]) -> int:
