@@ -82,6 +82,12 @@ def install_from_index(index: Path, venv: Path, env: dict[str, str], cwd: Path) 
     return pip([*INSTALL, "--find-links", str(index), "--prefix", str(venv), "agora-token"], env, cwd)
 
 
+def install_wheel(wheel: Path, venv: Path, cwd: Path) -> Run:
+    """Install the built ``wheel`` alone into ``venv`` (no dependencies, no index, no cache)."""
+    return pip(["install", "--no-deps", "--no-index", "--ignore-installed", "--prefix", str(venv), str(wheel)],
+               clean_env(PIP_NO_CACHE_DIR="1"), cwd)
+
+
 def wheel_from(source: Path, out: Path, env: dict[str, str], cwd: Path) -> Run:
     return pip(["wheel", "--no-build-isolation", "--no-deps", "--no-index", "-w", str(out), str(source)], env, cwd)
 

@@ -36,6 +36,7 @@ from tests.packaging.support import (
     copy_project,
     fresh_venv,
     install_from_index,
+    install_wheel,
     installed,
     pip,
     venv_python,
@@ -146,8 +147,7 @@ def test_b_opt_in_from_an_sdist_needs_the_cache_off(sdist: Path, tmp_path: Path,
     assert cached_wheels(cache) == []
 
     venv = fresh_venv(tmp_path / "venv")
-    done = pip(["install", "--no-deps", "--no-index", "--ignore-installed", "--prefix", str(venv), str(wheel)],
-               clean_env(PIP_NO_CACHE_DIR="1"), outside)
+    done = install_wheel(wheel, venv, outside)
     assert done.returncode == 0, done.output
     got = installed(venv, outside)  # importing it raises no warning: it was asked for
     assert got["backend"] == "python"
@@ -233,8 +233,7 @@ def test_d_a_normal_build_is_a_compiled_platform_wheel(sdist: Path, tmp_path: Pa
     assert line is not None, run.output
 
     venv = fresh_venv(tmp_path / "venv")
-    done = pip(["install", "--no-deps", "--no-index", "--ignore-installed", "--prefix", str(venv), str(wheel)],
-               clean_env(PIP_NO_CACHE_DIR="1"), outside)
+    done = install_wheel(wheel, venv, outside)
     assert done.returncode == 0, done.output
     got = installed(venv, outside)
     assert got["backend"] == "cython", got
