@@ -44,8 +44,8 @@ class LiveServer:
     ``agora-token-server`` script)."""
 
     def __init__(self, workdir: Path, env: Optional[dict[str, str]] = None, args: Sequence[str] = (),
-                 *, command: Optional[Sequence[str]] = None) -> None:
-        self.port = free_port()
+                 *, command: Optional[Sequence[str]] = None, port: Optional[int] = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(workdir) / f"server-{self.port}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - open for the process's lifetime
