@@ -245,10 +245,15 @@ def test_sigterm_under_load_loses_no_accepted_request(tmp_path: Path) -> None:
     request either gets a complete 200 or fails before any byte of an answer
     (a connection that was closed, or refused): none is cut, none gets a 5xx;
     every answer sent while draining carries Connection: close; and the
-    server logs exactly the answers the clients received."""
+    server logs exactly the answers the clients received. Requests are held
+    in the handler (TEST_HOLD_FILE) from just before SIGTERM until just after,
+    so that some answers are certainly sent while draining (a token request
+    takes well under a millisecond: without it, whether one is in progress at
+    that instant is luck)."""
     import aiohttp
 
-    server = start(tmp_path, SHUTDOWN_GRACE="5")
+    hold = tmp_path / "hold"
+    server = start(tmp_path, SHUTDOWN_GRACE="5", TEST_HOLD_FILE=str(hold))
     outcomes: dict[str, int] = {}
     closing_answers = 0
     ok_during_drain = 0
@@ -275,7 +280,9 @@ def test_sigterm_under_load_loses_no_accepted_request(tmp_path: Path) -> None:
         connector = aiohttp.TCPConnector(limit=64, force_close=False)
         async with aiohttp.ClientSession(connector=connector) as session:
             stop_at = time.monotonic() + 3.0
+            threading.Timer(0.9, hold.touch).start()
             threading.Timer(1.0, server.signal, (signal.SIGTERM,)).start()
+            threading.Timer(1.3, hold.unlink).start()
             await asyncio.gather(*(client(session, stop_at) for _ in range(64)))
 
     asyncio.run(main())
