@@ -55,7 +55,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from . import metrics
-from .env import ConfigError, env_choice, env_seconds, env_str
+from .env import ConfigError, env_choice, env_int, env_seconds, env_str
 from .limitstore import RedisBatcher, WindowMemoryStorage
 from .logs import LogThrottle
 
@@ -94,6 +94,8 @@ class RateLimitSettings:
     on_storage_error: str = "allow"
     storage_timeout: float = DEFAULT_STORAGE_TIMEOUT
     trust_proxy: int = 0
+    #: IPv6 clients share one bucket per prefix of this length (RATE_LIMIT_IPV6_PREFIX)
+    ipv6_prefix: int = 64
 
     @property
     def enabled(self) -> bool:
@@ -161,7 +163,27 @@ def parse_ratelimit_settings(env: Mapping[str, str]) -> RateLimitSettings:
     return RateLimitSettings(
         limit, period, _storage(env), prefix,
         env_choice(env, "RATE_LIMIT_ON_STORAGE_ERROR", ("allow", "deny"), "allow"),
-        env_seconds(env, "RATE_LIMIT_STORAGE_TIMEOUT", DEFAULT_STORAGE_TIMEOUT, 0.01, 10), trust)
+        env_seconds(env, "RATE_LIMIT_STORAGE_TIMEOUT", DEFAULT_STORAGE_TIMEOUT, 0.01, 10), trust,
+        env_int(env, "RATE_LIMIT_IPV6_PREFIX", 64, 32, 128))
+
+
+def client_bucket(address: str, ipv6_prefix: int) -> str:
+    """The per-client key of ``address`` for the limits kept per client (the
+    rate limit, the failed-auth budget, the ``/metrics`` limiter,
+    ``MAX_UNFINISHED_PER_CLIENT``): ``"ip:<IPv4>"``, or ``"ip:<IPv6 network>/<prefix>"``
+    so that one client cannot leave its bucket by cycling through its own
+    addresses. Logs keep the full address."""
+    if ":" in address:
+        try:
+            ip = ipaddress.IPv6Address(address)
+        except ValueError:
+            return "ip:" + address
+        if ip.ipv4_mapped is not None:
+            return "ip:" + str(ip.ipv4_mapped)
+        if ipv6_prefix < 128:
+            net = ipaddress.IPv6Network((ip, ipv6_prefix), strict=False)
+            return f"ip:{net.network_address}/{ipv6_prefix}"
+    return "ip:" + address
 
 
 def client_ip(peer: Optional[str], forwarded_for: Sequence[str], trust_proxy: int) -> str:

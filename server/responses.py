@@ -9,8 +9,8 @@ from typing import Any, Mapping, Optional
 
 from aiohttp import web
 
-__all__ = ["IssueDenied", "NO_CACHE_HEADERS", "json_bytes", "json_error", "json_response", "token_body",
-           "token_response"]
+__all__ = ["IssueDenied", "NO_CACHE_HEADERS", "error_body", "json_bytes", "json_error", "json_response",
+           "shaped_error", "token_body", "token_response"]
 
 NO_CACHE_HEADERS = {
     "Cache-Control": "private, no-cache, no-store, must-revalidate",
@@ -31,6 +31,24 @@ def json_response(data: Any, status: int = 200, headers: Optional[Mapping[str, s
 def json_error(status: int, message: str, headers: Optional[Mapping[str, str]] = None) -> web.Response:
     """``{"error": message}`` with ``status``."""
     return json_response({"error": message}, status, headers)
+
+
+def error_body(shape: str, status: int, message: str) -> dict[str, Any]:
+    """An error's JSON body in the shape of its route family (``RouteInfo.error_shape``):
+    ``"error"`` -> ``{"error": message}``; ``"status"`` -> ``{"status": status, "message": message}``
+    (the deprecated GET routes); ``"code"`` -> ``{"code": -1, "message": message, "data": ""}``
+    (``POST /token/generate``, Agora's reference server)."""
+    if shape == "code":
+        return {"code": -1, "message": message, "data": ""}
+    if shape == "status":
+        return {"status": status, "message": message}
+    return {"error": message}
+
+
+def shaped_error(shape: str, status: int, message: str,
+                 headers: Optional[Mapping[str, str]] = None) -> web.Response:
+    """:func:`error_body` as a response (``shape`` ``"error"`` is :func:`json_error`)."""
+    return json_response(error_body(shape, status, message), status, headers)
 
 
 def json_bytes(body: bytes, status: int = 200) -> web.Response:

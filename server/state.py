@@ -32,6 +32,10 @@ class RouteInfo:
     guarded: bool = False
     #: token work: subject to load shedding (never /ping, /healthz, /metrics)
     sheddable: bool = False
+    #: the body shape of this route family's errors (:func:`server.responses.shaped_error`):
+    #: ``"error"`` ``{"error"}``, ``"status"`` ``{"status", "message"}`` (the deprecated GET
+    #: routes' bad parameters), ``"code"`` ``{"code": -1, "message", "data": ""}`` (``/token/generate``)
+    error_shape: str = "error"
 
 
 @dataclass
@@ -43,6 +47,9 @@ class ServiceState:
     access: Optional["AccessLog"]
     #: failed METRICS_TOKEN attempts per client address (when METRICS_TOKEN is set)
     metrics_limiter: Any = None
+    #: set at SIGTERM/SIGHUP: ``/readyz`` answers 503 from then on, while the
+    #: process still serves normally for ``SHUTDOWN_DELAY`` (until ``draining``)
+    stopping: bool = False
     #: set when the process starts its graceful shutdown: every response then
     #: carries ``Connection: close``
     draining: bool = False
