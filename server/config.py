@@ -93,7 +93,7 @@ def _credential(env: Mapping[str, str], name: str, secret: bool) -> str:
 def _port(env: Mapping[str, str]) -> int:
     for name in ("SERVER_PORT", "PORT"):
         if env_str(env, name):
-            return env_int(env, name, DEFAULT_PORT, 0, 65535, "port number")
+            return env_int(env, name, DEFAULT_PORT, 0, 65535)
     return DEFAULT_PORT
 
 

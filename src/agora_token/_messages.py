@@ -8,7 +8,7 @@ these functions to word the first problem found.
 
 from __future__ import annotations
 
-from .constants import MAX_PAYLOAD_BYTES, MAX_STRING_BYTES, MAX_TOKEN_LENGTH
+from .constants import MAX_PAYLOAD_BYTES, MAX_STRING_BYTES, MAX_TOKEN_LENGTH, U32_MAX
 
 # -------------------------------------------------------------- build (InvalidParameterError)
 
@@ -38,6 +38,10 @@ def out_of_range(what: str, value: int, lo: int, hi: int) -> str:
 
 def not_str(what: str, obj: object) -> str:
     return f"{what} must be a string, got {type(obj).__name__}"
+
+
+def not_uid(what: str, obj: object) -> str:
+    return f"{what} must be an int in 0..{U32_MAX} or a str (a user account), got {type(obj).__name__}"
 
 
 def surrogate(what: str) -> str:

@@ -127,6 +127,8 @@ def uid_to_str(uid: Any, name: str = "uid", max_bytes: int = MAX_STRING_BYTES) -
         if not 0 <= uid <= U32_MAX:
             raise InvalidParameterError(M.out_of_range(name, uid, 0, U32_MAX))
         return "" if uid == 0 else str(uid)
+    if not isinstance(uid, str):
+        raise InvalidParameterError(M.not_uid(name, uid))
     return check_str(uid, name, max_bytes)
 
 

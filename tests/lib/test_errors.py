@@ -256,3 +256,10 @@ def test_credentials_cache_checks_types_first() -> None:
     at.rtc_token(APP_ID, CERT, "c", 1)  # the plain pair is now cached
     with pytest.raises(InvalidCredentialsError):
         at.rtc_token(Cfg(APP_ID), CERT, "c", 1)
+
+
+@pytest.mark.parametrize("uid", [1.5, b"42", None, [42]])
+def test_a_uid_of_the_wrong_type_names_every_accepted_type(uid: Any) -> None:
+    with pytest.raises(InvalidParameterError) as err:
+        at.rtc_token(APP_ID, CERT, "ch", uid)
+    assert str(err.value) == f"uid must be an int in 0..4294967295 or a str (a user account), got {type(uid).__name__}"
