@@ -6,11 +6,23 @@
   ``AUTH_JWKS_CACHE_TTL`` seconds (default 300); an expired set is still used
   while a fresh one is fetched in the background, so a slow provider never
   delays requests.
-* A token whose ``kid`` is not in the set triggers one refetch (key
-  rotation works without a restart), at most once per
-  ``AUTH_JWKS_MIN_REFRESH`` seconds (default 30), and concurrent requests
-  share that one fetch: a flood of random ``kid`` values cannot hammer the
-  provider.
+* A token whose ``kid`` is not in the set triggers a refetch (key rotation
+  works without a restart).
+* Every refetch, for an expired set or an unknown ``kid``, is single-flight
+  (concurrent requests share one fetch) and starts at most once per
+  ``AUTH_JWKS_MIN_REFRESH`` seconds (default 30), whatever the traffic; while
+  the provider fails, the wait grows: ``max(MIN_REFRESH, 1 s)`` doubled per
+  failure in a row, capped at :data:`MAX_BACKOFF` (5 min, or MIN_REFRESH if
+  longer), each wait drawn at random between its half and its whole (never
+  below MIN_REFRESH), so replicas do not retry in step. A token that fails
+  the checks made before any key is looked up (a JWT header that does not
+  parse, an algorithm other than RS*/PS*/ES*/EdDSA, a ``kid`` that is not a
+  short string, no signature) never starts a fetch: forged JWTs cannot raise
+  the fetch rate.
+* The last good set keeps serving while the provider fails, for up to
+  ``AUTH_JWKS_MAX_STALE`` seconds (default 86400) after it was fetched; after
+  that JWT callers get ``503`` and :meth:`JwksKeys.state` says
+  ``unavailable`` (``/healthz``, ``/readyz``) until a fetch succeeds.
 * Keys are parsed with PyJWT's ``PyJWKSet``. Only asymmetric keys are kept
   (RSA of at least 2048 bits, EC, Ed25519) and each key's algorithm is pinned
   from the key itself (its ``alg``, or its type and curve): a token must use
@@ -23,7 +35,9 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import logging
+import random
 import time
 from typing import Any, Optional
 from urllib.parse import urlsplit
@@ -31,7 +45,7 @@ from urllib.parse import urlsplit
 import jwt
 
 from .env import ConfigError
-from .jwtauth import MIN_RSA_BITS, JwtError
+from .jwtbase import MIN_RSA_BITS, JwtError
 from .logs import LogThrottle
 
 __all__ = ["JwksKeys", "check_jwks_url"]
@@ -41,14 +55,24 @@ log = logging.getLogger("server.jwks")
 DEFAULT_TTL = 300.0
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_MIN_REFRESH = 30.0
+DEFAULT_MAX_STALE = 86400.0
+#: the first wait after a failed fetch (unless MIN_REFRESH is longer), doubled per failure...
+BACKOFF_BASE = 1.0
+#: ... up to this (unless MIN_REFRESH is longer)
+MAX_BACKOFF = 300.0
 MAX_JWKS_BYTES = 256 * 1024
+#: longest ``kid`` looked up (longer: refused before any fetch)
+MAX_KID_LENGTH = 256
 #: key type -> algorithms a key of that type may be pinned to
 _FAMILIES = {
     "RSA": frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}),
     "EC": frozenset({"ES256", "ES384", "ES512"}),
     "OKP": frozenset({"EdDSA"}),
 }
+#: every algorithm a JWKS key may be pinned to (others are refused before any lookup)
+_ALGORITHMS = frozenset().union(*_FAMILIES.values())
 _THROTTLE = LogThrottle(limit=1, interval=60.0)
+_UNAVAILABLE = "cannot verify JWTs now: the identity provider's keys are unavailable"
 
 
 def check_jwks_url(url: str) -> str:
@@ -81,31 +105,55 @@ def _usable(jwk: Any) -> Optional[tuple[str, Any]]:
 
 
 class JwksKeys:
-    """The cached key set of one JWKS URL."""
+    """The cached key set of one JWKS URL (see the module docstring)."""
 
     def __init__(self, url: str, *, ttl: float = DEFAULT_TTL, timeout: float = DEFAULT_TIMEOUT,
-                 min_refresh: float = DEFAULT_MIN_REFRESH) -> None:
+                 min_refresh: float = DEFAULT_MIN_REFRESH, max_stale: float = DEFAULT_MAX_STALE) -> None:
         self.url = url
         self.ttl = ttl
         self.timeout = timeout
         self.min_refresh = min_refresh
+        self.max_stale = max_stale
         self.keys: dict[Optional[str], tuple[str, Any]] = {}
         self.fetched_at = -1e18  # monotonic time of the last successful fetch
-        self.attempted_at = -1e18  # ... of the last attempt
+        self.attempted_at = -1e18  # ... of the start of the last attempt
         self.fetches = 0  # attempts, for tests and /healthz
+        self.failures = 0  # failed attempts in a row
         self.last_error: Optional[str] = None
+        #: monotonic time before which no fetch starts (MIN_REFRESH, or the backoff)
+        self.next_fetch_at = -1e18
         self._inflight: Optional["asyncio.Future[None]"] = None
         self._session: Any = None
 
     # ------------------------------------------------------------------ state
 
+    def _serving(self, now: float) -> bool:
+        """Whether the cached keys may be used (some, fetched at most MAX_STALE ago)."""
+        return bool(self.keys) and now - self.fetched_at <= self.max_stale
+
     def state(self) -> str:
-        """``ok``, ``stale`` (older than the TTL, or the last fetch failed) or ``unavailable``."""
-        if not self.keys:
+        """``ok``; ``stale`` (older than the TTL, or the last fetch failed: the
+        keys still serve); ``unavailable`` (no keys, or none fetched within
+        ``AUTH_JWKS_MAX_STALE``: JWT callers get 503). When the set is not
+        ``ok``, a fetch starts in the background if the bounds allow one, so a
+        replica that no JWT caller reaches (not ready yet, or taken out of the
+        load balancer for it) still gets its keys."""
+        now = time.monotonic()
+        serving = self._serving(now)
+        expired = now - self.fetched_at > self.ttl
+        if not serving or expired:
+            self._fetch_in_background(now)
+        if not serving:
             return "unavailable"
-        if self.last_error is not None or time.monotonic() - self.fetched_at > self.ttl:
+        if self.last_error is not None or expired:
             return "stale"
         return "ok"
+
+    def _unavailable_message(self) -> str:
+        if not self.keys:
+            return _UNAVAILABLE
+        return (f"{_UNAVAILABLE} (none could be fetched for longer than AUTH_JWKS_MAX_STALE, "
+                f"{self.max_stale:g} s)")
 
     async def close(self) -> None:
         if self._session is not None:
@@ -113,6 +161,12 @@ class JwksKeys:
             self._session = None
 
     # ------------------------------------------------------------------ fetching
+
+    def backoff(self) -> float:
+        """Seconds to wait after :attr:`failures` failed fetches in a row."""
+        base = max(self.min_refresh, BACKOFF_BASE)
+        ceiling = min(max(MAX_BACKOFF, self.min_refresh), base * 2.0 ** min(self.failures - 1, 32))
+        return max(self.min_refresh, ceiling * random.uniform(0.5, 1.0))
 
     async def _fetch(self) -> None:
         import aiohttp
@@ -129,8 +183,6 @@ class JwksKeys:
                 body = await resp.content.read(MAX_JWKS_BYTES + 1)
                 if len(body) > MAX_JWKS_BYTES:
                     raise ValueError(f"document larger than {MAX_JWKS_BYTES // 1024} KiB")
-            import json
-
             jwks = jwt.PyJWKSet.from_dict(json.loads(body))
             keys: dict[Optional[str], tuple[str, Any]] = {}
             for jwk in jwks.keys:
@@ -141,13 +193,19 @@ class JwksKeys:
                 raise ValueError("no usable signing key (RSA >= 2048 bits, EC or Ed25519)")
         except Exception as exc:  # noqa: BLE001 - network, JSON, PyJWT: all mean "no new keys"
             self.last_error = f"{type(exc).__name__}: {exc}"[:200]
+            self.failures += 1
+            wait = self.backoff()
+            self.next_fetch_at = time.monotonic() + wait
             dropped = _THROTTLE.allow()
             if dropped is not None:
-                log.error("cannot fetch the JWKS from %s (%s)%s", self.url, self.last_error,
+                log.error("cannot fetch the JWKS from %s (%s; %d failures in a row, next attempt in %.0f s)%s",
+                          self.url, self.last_error, self.failures, wait,
                           f"; {dropped} more failures not logged" if dropped else "")
             return
         self.keys = keys
         self.fetched_at = time.monotonic()
+        self.next_fetch_at = self.fetched_at + self.min_refresh
+        self.failures = 0
         self.last_error = None
 
     def _start_fetch(self) -> "asyncio.Future[None]":
@@ -157,37 +215,64 @@ class JwksKeys:
             self._inflight.add_done_callback(self._fetch_done)
         return self._inflight
 
-    async def refresh(self) -> None:
-        """Fetch now, sharing a fetch already under way."""
-        await asyncio.shield(self._start_fetch())
-
     def _fetch_done(self, _future: "asyncio.Future[None]") -> None:
         self._inflight = None
 
+    async def refresh(self) -> None:
+        """Fetch now, sharing a fetch already under way (not rate bounded:
+        requests go through :meth:`_refetch`)."""
+        await asyncio.shield(self._start_fetch())
+
+    def _fetch_in_background(self, now: float) -> None:
+        """Start a fetch without waiting for it, if none is under way and the bounds allow one."""
+        if self._inflight is None and now >= self.next_fetch_at:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:  # no event loop (a synchronous caller): nothing to start
+                return
+            self._start_fetch()
+
+    async def _refetch(self, now: float) -> None:
+        """Wait for the fetch under way, or start one if the bound allows it."""
+        if self._inflight is not None or now >= self.next_fetch_at:
+            await self.refresh()
+
     # ------------------------------------------------------------------ keys
+
+    @staticmethod
+    def _checked_header(token: str) -> dict[str, Any]:
+        """The JWT header, if the token passes the checks made before any key
+        is looked up (so before any fetch); raises :class:`JwtError`."""
+        try:
+            header: dict[str, Any] = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise JwtError("invalid JWT") from None
+        algorithm = header.get("alg")
+        if not isinstance(algorithm, str) or algorithm not in _ALGORITHMS:
+            raise JwtError("JWT algorithm not accepted (this server accepts RS*, PS*, ES* and EdDSA "
+                           "signatures from its identity provider)")
+        kid = header.get("kid")
+        if kid is not None and not (isinstance(kid, str) and 0 < len(kid) <= MAX_KID_LENGTH):
+            raise JwtError(f"invalid JWT ('kid' must be a string of at most {MAX_KID_LENGTH} characters)")
+        if not token.rpartition(".")[2]:
+            raise JwtError("invalid JWT (no signature)")
+        return header
 
     async def key_for(self, token: str) -> tuple[str, Any]:
         """The pinned (algorithm, key) for ``token``'s ``kid``; raises
-        :class:`server.jwtauth.JwtError`."""
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            raise JwtError("invalid JWT") from None
+        :class:`server.jwtbase.JwtError`."""
+        header = self._checked_header(token)
         kid = header.get("kid")
-        if kid is not None and not isinstance(kid, str):
-            raise JwtError("invalid JWT ('kid' must be a string)")
         now = time.monotonic()
-        if not self.keys:
-            if now - self.attempted_at >= self.min_refresh or self.fetches == 0:
-                await self.refresh()
-            if not self.keys:
-                raise JwtError("cannot verify JWTs now: the identity provider's keys are unavailable",
-                               "jwks_unavailable")
+        if not self._serving(now):
+            await self._refetch(now)
+            if not self._serving(time.monotonic()):
+                raise JwtError(self._unavailable_message(), "jwks_unavailable")
         elif now - self.fetched_at > self.ttl:
-            self._start_fetch()  # refresh in the background
+            self._fetch_in_background(now)
         found = self._lookup(kid)
-        if found is None and time.monotonic() - self.attempted_at >= self.min_refresh:
-            await self.refresh()  # maybe the provider rotated its keys
+        if found is None:
+            await self._refetch(time.monotonic())  # maybe the provider rotated its keys
             found = self._lookup(kid)
         if found is None:
             raise JwtError("JWT key id (kid) is not in the identity provider's key set")

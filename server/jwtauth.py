@@ -19,26 +19,20 @@ from typing import Any, Mapping, Optional
 import jwt
 
 from .env import ConfigError, env_flag, env_int, env_seconds, env_str, read_small_file
+from .jwks import DEFAULT_MAX_STALE, DEFAULT_MIN_REFRESH, DEFAULT_TIMEOUT, DEFAULT_TTL, JwksKeys, check_jwks_url
+from .jwtbase import MIN_RSA_BITS, JwtError
 
 __all__ = ["JwtError", "JwtSettings", "JwtVerifier", "parse_jwt_settings", "JWT_SHAPE"]
 
 MIN_HS256_SECRET_BYTES = 32
-MIN_RSA_BITS = 2048
 DEFAULT_LEEWAY = 30
 MAX_LEEWAY = 300
 EC_ALGORITHMS = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
-JWKS_VARIABLES = ("AUTH_JWKS_CACHE_TTL", "AUTH_JWKS_TIMEOUT", "AUTH_JWKS_MIN_REFRESH")
+JWKS_VARIABLES = ("AUTH_JWKS_CACHE_TTL", "AUTH_JWKS_TIMEOUT", "AUTH_JWKS_MIN_REFRESH", "AUTH_JWKS_MAX_STALE")
+#: the longest AUTH_JWKS_MAX_STALE: 30 days
+MAX_JWKS_STALE = 30 * 86400
 #: the compact serialisation: three base64url parts
 JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
-
-
-class JwtError(Exception):
-    """A JWT that is not accepted; ``message`` is safe to send to the client."""
-
-    def __init__(self, message: str, reason: str = "invalid_jwt") -> None:
-        super().__init__(message)
-        self.message = message
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -53,10 +47,11 @@ class JwtSettings:
     leeway: int = DEFAULT_LEEWAY
     #: a ``sub`` of "0" may get tokens for uid 0 ("any user"): AUTH_JWT_ALLOW_ANY_UID
     allow_any_uid: bool = False
-    #: AUTH_JWKS_CACHE_TTL, AUTH_JWKS_TIMEOUT, AUTH_JWKS_MIN_REFRESH (seconds)
-    jwks_ttl: float = 300.0
-    jwks_timeout: float = 5.0
-    jwks_min_refresh: float = 30.0
+    #: AUTH_JWKS_CACHE_TTL, AUTH_JWKS_TIMEOUT, AUTH_JWKS_MIN_REFRESH, AUTH_JWKS_MAX_STALE (seconds)
+    jwks_ttl: float = DEFAULT_TTL
+    jwks_timeout: float = DEFAULT_TIMEOUT
+    jwks_min_refresh: float = DEFAULT_MIN_REFRESH
+    jwks_max_stale: float = DEFAULT_MAX_STALE
 
     @property
     def secret(self) -> Optional[str]:
@@ -144,13 +139,15 @@ def parse_jwt_settings(env: Mapping[str, str]) -> Optional[JwtSettings]:
                                                  "(HS256 needs a key at least as long as its hash)")
         return JwtSettings("HS256", secret, None, audience, issuer, leeway, allow_any_uid)
     if jwks_url:
-        from .jwks import DEFAULT_MIN_REFRESH, DEFAULT_TIMEOUT, DEFAULT_TTL, check_jwks_url
-
+        ttl = env_seconds(env, "AUTH_JWKS_CACHE_TTL", DEFAULT_TTL, 1, 86400)
+        max_stale = env_seconds(env, "AUTH_JWKS_MAX_STALE", DEFAULT_MAX_STALE, 1, MAX_JWKS_STALE)
+        if max_stale < ttl:
+            raise ConfigError("AUTH_JWKS_MAX_STALE", f"must be at least AUTH_JWKS_CACHE_TTL ({ttl:g} s)")
         return JwtSettings(
             "", None, check_jwks_url(jwks_url), audience, issuer, leeway, allow_any_uid,
-            jwks_ttl=env_seconds(env, "AUTH_JWKS_CACHE_TTL", DEFAULT_TTL, 1, 86400),
-            jwks_timeout=env_seconds(env, "AUTH_JWKS_TIMEOUT", DEFAULT_TIMEOUT, 0.1, 60),
-            jwks_min_refresh=env_seconds(env, "AUTH_JWKS_MIN_REFRESH", DEFAULT_MIN_REFRESH, 0, 3600))
+            jwks_ttl=ttl, jwks_timeout=env_seconds(env, "AUTH_JWKS_TIMEOUT", DEFAULT_TIMEOUT, 0.1, 60),
+            jwks_min_refresh=env_seconds(env, "AUTH_JWKS_MIN_REFRESH", DEFAULT_MIN_REFRESH, 0, 3600),
+            jwks_max_stale=max_stale)
     if pem_inline:
         alg, key = load_public_key("AUTH_JWT_PUBLIC_KEY", pem_inline)
     else:
@@ -169,15 +166,13 @@ class JwtVerifier:
         if settings.issuer:
             required.append("iss")
         self._options: Any = {"require": required, "verify_signature": True}
-        self._keys: Any = None
+        self._keys: Optional[JwksKeys] = None
         if settings.jwks_url:
-            from .jwks import JwksKeys
-
             self._keys = JwksKeys(settings.jwks_url, ttl=settings.jwks_ttl, timeout=settings.jwks_timeout,
-                                  min_refresh=settings.jwks_min_refresh)
+                                  min_refresh=settings.jwks_min_refresh, max_stale=settings.jwks_max_stale)
 
     @property
-    def keys(self) -> Any:
+    def keys(self) -> Optional[JwksKeys]:
         """The :class:`server.jwks.JwksKeys` of an ``AUTH_JWKS_URL`` (else None)."""
         return self._keys
 

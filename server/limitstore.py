@@ -2,17 +2,28 @@
 request path that must stay fast.
 
 :class:`WindowMemoryStorage` (``RATE_LIMIT_STORAGE=memory://``) keeps, per
-key, a deque of the hit times inside the window: a hit drops the expired
-times from the left and appends on the right (amortised O(1)); idle keys are
-dropped least recently used first, a few per hit. The library's own memory
-storage inserts each hit at the front of a list (O(hits in the window)) and
-runs an expiry task that hops to a thread per key; measured here it cost a
-quarter of the token service's throughput at a high limit. Semantics are the
-library's: at most ``limit`` hits in any ``expiry`` seconds; a refused hit is
-not recorded. Memory: about 100 bytes per hit inside the window plus ~300
-per active key, with a ceiling of :data:`MAX_HITS` hits per process: beyond
-it the least recently hit keys are forgotten (their callers start a fresh
-window), so no limit setting or traffic can grow the table without bound.
+key, a deque of entries ``(time, hits)`` inside the window: a hit drops the
+expired entries from the left and adds to the right (amortised O(1)); idle
+keys are dropped least recently used first, a few per hit. The library's own
+memory storage inserts each hit at the front of a list (O(hits in the
+window)) and runs an expiry task that hops to a thread per key; measured here
+it cost a quarter of the token service's throughput at a high limit.
+
+Semantics are the library's: at most ``limit`` hits in any ``expiry``
+seconds; a refused hit is not recorded. One difference, on the safe side:
+a key's window is cut into :data:`SLOTS_PER_WINDOW` slots (1/1000 of the
+period: 1 ms of a second, 3.6 s of an hour) and the hits of one slot share
+one entry, timed at the slot's last hit, so a hit may be held up to one slot
+longer than its own time says (a caller may be refused up to 1/1000 of the
+period early, never admitted above its limit). So one key never holds more
+than ``min(limit, SLOTS_PER_WINDOW + 1)`` entries, whatever its limit and
+traffic.
+
+Memory: about 100 bytes per entry plus ~300 per active key, with a ceiling
+of :data:`MAX_ENTRIES` entries per process: beyond it the least recently hit
+keys are forgotten (their callers start a fresh window), and since one key
+holds at most half the ceiling, no limit setting and no traffic grows the
+table past it.
 
 :class:`RedisBatcher` sends the moving-window hits of one event-loop
 iteration to Redis in one pipeline (one write, one read), using the
@@ -34,8 +45,22 @@ __all__ = ["RedisBatcher", "WindowMemoryStorage"]
 
 #: idle keys examined per hit (so a sweep never stalls one request)
 _SWEEP_PER_HIT = 2
-#: the most hits one process keeps (about 100 MB); docs/production.md
-MAX_HITS = 1_000_000
+#: the most entries one process keeps (about 100 MB); docs/production.md
+MAX_ENTRIES = 1_000_000
+#: a key's window is cut into this many slots; the hits of one slot share an entry
+SLOTS_PER_WINDOW = 1000
+
+
+class _Window:
+    """One key's moving window: entries ``(time of the slot's last hit, hits)``, oldest first."""
+
+    __slots__ = ("expiry", "slot", "entries", "count")
+
+    def __init__(self, expiry: int, slots: int) -> None:
+        self.expiry = expiry
+        self.slot = expiry / slots  # seconds per slot
+        self.entries: deque[tuple[float, int]] = deque()
+        self.count = 0  # hits held over all entries
 
 
 class WindowMemoryStorage(Storage, MovingWindowSupport):
@@ -44,13 +69,15 @@ class WindowMemoryStorage(Storage, MovingWindowSupport):
     STORAGE_SCHEME = ["async+agora-token-window-memory"]
 
     def __init__(self, uri: Optional[str] = None, wrap_exceptions: bool = False,
-                 max_hits: int = MAX_HITS, **options: Any) -> None:
+                 max_entries: int = MAX_ENTRIES, **options: Any) -> None:
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
-        #: key -> (expiry, deque of hit times); least recently hit first
-        self.windows: dict[str, tuple[float, deque[float]]] = {}
-        self.max_hits = max_hits
-        #: hit times held over all keys
-        self.hits = 0
+        #: key -> its window; least recently hit first
+        self.windows: dict[str, _Window] = {}
+        self.max_entries = max_entries
+        #: slots per window: at most half the ceiling, so one key alone never breaks it
+        self.slots = max(1, min(SLOTS_PER_WINDOW, max_entries // 2 - 1))
+        #: entries held over all keys
+        self.entries = 0
         #: keys forgotten at the ceiling (before their window ended)
         self.forgotten = 0
 
@@ -64,21 +91,31 @@ class WindowMemoryStorage(Storage, MovingWindowSupport):
             key = next(iter(windows), None)
             if key is None:
                 return
-            expiry, hits = windows[key]
-            if hits and hits[-1] > now - expiry:
+            window = windows[key]
+            if window.entries and window.entries[-1][0] > now - window.expiry:
                 return  # the least recently hit key is still live: so are all others
             del windows[key]
-            self.hits -= len(hits)
+            self.entries -= len(window.entries)
 
     def _forget_oldest(self) -> None:
         """At the ceiling: drop the least recently hit keys (never the one just
         hit, the last) until a tenth of the ceiling is free."""
         windows = self.windows
-        target = self.max_hits - self.max_hits // 10
-        while self.hits > target and len(windows) > 1:
+        target = self.max_entries - self.max_entries // 10
+        while self.entries > target and len(windows) > 1:
             key = next(iter(windows))
-            self.hits -= len(windows.pop(key)[1])
+            self.entries -= len(windows.pop(key).entries)
             self.forgotten += 1
+
+    @staticmethod
+    def _expire(window: _Window, cutoff: float) -> int:
+        """Drop the entries at or before ``cutoff``; the number dropped."""
+        entries = window.entries
+        dropped = 0
+        while entries and entries[0][0] <= cutoff:
+            window.count -= entries.popleft()[1]
+            dropped += 1
+        return dropped
 
     async def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
         if amount > limit:
@@ -86,46 +123,42 @@ class WindowMemoryStorage(Storage, MovingWindowSupport):
         now = time.time()
         windows = self.windows
         self._sweep(now)
-        entry = windows.pop(key, None)
-        if entry is None:
-            hits: deque[float] = deque()
+        window = windows.pop(key, None)
+        if window is None:
+            window = _Window(expiry, self.slots)
         else:
-            hits = entry[1]
-            cutoff = now - expiry
-            if hits and hits[0] <= cutoff:
-                held = len(hits)
-                while hits and hits[0] <= cutoff:
-                    hits.popleft()
-                self.hits -= held - len(hits)
-        windows[key] = (expiry, hits)  # now the most recently hit key
-        if len(hits) + amount > limit:
+            self.entries -= self._expire(window, now - expiry)
+        windows[key] = window  # now the most recently hit key
+        if window.count + amount > limit:
             return False
-        if amount == 1:
-            hits.append(now)
-        else:
-            hits.extend([now] * amount)
-        self.hits += amount
-        if self.hits > self.max_hits:
+        window.count += amount
+        entries = window.entries
+        if entries and entries[-1][0] // window.slot == now // window.slot:  # the same slot
+            entries[-1] = (now, entries[-1][1] + amount)
+            return True
+        entries.append((now, amount))
+        self.entries += 1
+        if self.entries > self.max_entries:
             self._forget_oldest()
         return True
 
     async def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        """(the start of the window: the time of its oldest entry, hits in it)."""
         now = time.time()
-        entry = self.windows.get(key)
-        if entry is None:
+        window = self.windows.get(key)
+        if window is None:
             return now, 0
-        hits = entry[1]
         cutoff = now - expiry
-        live = [t for t in hits if t > cutoff]
-        return (live[0] if live else now), len(live)
+        live = [(t, n) for t, n in window.entries if t > cutoff]
+        return (live[0][0] if live else now), sum(n for _, n in live)
 
     # the rest of the Storage interface (not used by the moving window)
     async def incr(self, key: str, expiry: float, amount: int = 1) -> int:
         raise NotImplementedError
 
     async def get(self, key: str) -> int:
-        entry = self.windows.get(key)
-        return len(entry[1]) if entry else 0
+        window = self.windows.get(key)
+        return window.count if window else 0
 
     async def get_expiry(self, key: str) -> float:
         return time.time()
@@ -136,13 +169,13 @@ class WindowMemoryStorage(Storage, MovingWindowSupport):
     async def reset(self) -> Optional[int]:
         n = len(self.windows)
         self.windows.clear()
-        self.hits = 0
+        self.entries = 0
         return n
 
     async def clear(self, key: str) -> None:
-        entry = self.windows.pop(key, None)
-        if entry is not None:
-            self.hits -= len(entry[1])
+        window = self.windows.pop(key, None)
+        if window is not None:
+            self.entries -= len(window.entries)
 
 
 class RedisBatcher:

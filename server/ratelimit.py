@@ -30,19 +30,29 @@ never a 500 and never a hang; one error line per minute in the log; the
 ``"rate_limit_storage": "error"`` (still 200). For one second after a failure
 the storage is not asked at all (so an outage costs no timeouts per request);
 then it is tried again, and limits apply again as soon as it answers.
+``/healthz`` reports the storage's real state: the outcome of the last call,
+or, when nothing reached the storage in the last second, of one ``PING``
+(:meth:`RateLimiter.storage_state`: bounded by the timeout, one at a time).
 
 Callers are keyed by :attr:`server.auth.Caller.id` (API-key fingerprint or
-JWT ``sub``) when authenticated, else by client address. The client address
+JWT ``sub``) when authenticated, else by client (:func:`client_bucket`: an
+IPv6 client by its ``RATE_LIMIT_IPV6_PREFIX`` network). The client address
 is the TCP peer; with ``TRUST_PROXY=N`` (N trusted reverse proxies; ``1`` for
-one load balancer) it is the N-th address from the right in
-``X-Forwarded-For``, the one the outermost trusted proxy saw (addresses
-further left are written by the client and are never used).
+one load balancer) it is the N-th entry from the right in
+``X-Forwarded-For`` (all its header lines, in order), the one the outermost
+trusted proxy saw: entries further left are written by the client and are
+never used, and only the last N entries are read, however long the header.
+That entry must be an address (``203.0.113.7``, ``2001:db8::1``, also with
+a port: ``203.0.113.7:4711``, ``[2001:db8::1]:4711``), else the request is
+refused with ``400``; with fewer than N entries (or none) the TCP peer is
+used.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import logging
 import math
 import re
@@ -58,18 +68,22 @@ from . import metrics
 from .env import ConfigError, env_choice, env_int, env_seconds, env_str
 from .limitstore import RedisBatcher, WindowMemoryStorage
 from .logs import LogThrottle
+from .responses import error_body
 
-__all__ = ["RateLimitSettings", "RateLimiter", "client_ip", "parse_rate_limit", "parse_ratelimit_settings",
-           "request_client_ip"]
+__all__ = ["ForwardedForError", "RateLimitSettings", "RateLimiter", "client_bucket", "client_ip", "logged_client_ip",
+           "parse_rate_limit", "parse_ratelimit_settings", "request_client_ip"]
 
 log = logging.getLogger("server.ratelimit")
 
-MAX_FORWARDED_LENGTH = 4096
 MAX_TRUSTED_PROXIES = 16
+#: the longest X-Forwarded-For entry read as an address (an IPv6 with a scope and a port fits)
+MAX_FORWARDED_ENTRY = 80
 DEFAULT_KEY_PREFIX = "agora-token"
 DEFAULT_STORAGE_TIMEOUT = 0.25
 #: after a storage failure, how long requests skip the storage
 RETRY_STORAGE_AFTER = 1.0
+#: how old the storage's last known outcome may be before a health check pings it
+PROBE_AFTER = 1.0
 _PERIODS = {
     "s": "second", "sec": "second", "second": "second",
     "m": "minute", "min": "minute", "minute": "minute",
@@ -186,26 +200,81 @@ def client_bucket(address: str, ipv6_prefix: int) -> str:
     return "ip:" + address
 
 
+class ForwardedForError(ValueError):
+    """The ``X-Forwarded-For`` entry ``TRUST_PROXY`` points at is not an address."""
+
+
+def _forwarded_entry(forwarded_for: Sequence[str], hops: int) -> Optional[str]:
+    """The ``hops``-th entry from the right over every header line (a blank
+    line has none), reading only as far back as that entry (None: fewer)."""
+    for value in reversed(forwarded_for):
+        if not value or value.isspace():
+            continue
+        end = len(value)
+        while True:
+            start = value.rfind(",", 0, end) + 1
+            hops -= 1
+            if hops == 0:
+                return value[start:end].strip()
+            if start == 0:
+                break
+            end = start - 1
+    return None
+
+
+def _address(entry: str) -> str:
+    """``entry`` as a canonical address, without a port (raises :class:`ForwardedForError`)."""
+    text = entry
+    if len(text) <= MAX_FORWARDED_ENTRY:
+        if text.startswith("["):  # [v6] or [v6]:port
+            text, bracket, port = text[1:].partition("]")
+            if not bracket or (port and not (port[0] == ":" and port[1:].isdigit())):
+                text = ""
+        elif text.count(":") == 1:  # v4:port
+            text, _, port = text.partition(":")
+            if not port.isdigit():
+                text = ""
+        try:
+            return str(ipaddress.ip_address(text))
+        except ValueError:
+            pass
+    shown = repr(entry) if len(entry) <= MAX_FORWARDED_ENTRY and entry.isprintable() else f"{len(entry)} characters"
+    raise ForwardedForError(f"malformed X-Forwarded-For: the entry the trusted proxy wrote ({shown}) "
+                            "is not an IP address")
+
+
 def client_ip(peer: Optional[str], forwarded_for: Sequence[str], trust_proxy: int) -> str:
     """The client address (see the module docstring). ``forwarded_for``:
-    every ``X-Forwarded-For`` header value, in order."""
+    every ``X-Forwarded-For`` header value, in order. Raises
+    :class:`ForwardedForError` when the trusted entry is not an address."""
     if trust_proxy > 0 and forwarded_for:
-        joined = ",".join(forwarded_for)
-        if len(joined) <= MAX_FORWARDED_LENGTH:
-            hops = [h.strip() for h in joined.split(",")]
-            if len(hops) >= trust_proxy:
-                try:
-                    return str(ipaddress.ip_address(hops[-trust_proxy]))
-                except ValueError:
-                    pass
+        entry = _forwarded_entry(forwarded_for, trust_proxy)
+        if entry is not None:
+            return _address(entry)
     return peer or "unknown"
 
 
 def request_client_ip(request: web.BaseRequest, trust_proxy: int) -> str:
     """:func:`client_ip` of ``request``: its peer, or under ``TRUST_PROXY`` its
-    ``X-Forwarded-For`` hop."""
-    forwarded = request.headers.getall("X-Forwarded-For", []) if trust_proxy else []
-    return client_ip(request.remote, forwarded, trust_proxy)
+    ``X-Forwarded-For`` entry; a malformed entry raises ``400``
+    (:class:`aiohttp.web.HTTPBadRequest` with a JSON ``{"error": ...}`` body)."""
+    if not trust_proxy:
+        return request.remote or "unknown"
+    try:
+        return client_ip(request.remote, request.headers.getall("X-Forwarded-For", []), trust_proxy)
+    except ForwardedForError as exc:
+        raise web.HTTPBadRequest(text=json.dumps(error_body("error", 400, str(exc))),
+                                 content_type="application/json") from None
+
+
+def logged_client_ip(request: web.BaseRequest, trust_proxy: int) -> str:
+    """:func:`request_client_ip` for the access log: never raises (a
+    malformed ``X-Forwarded-For`` entry logs the TCP peer)."""
+    try:
+        return client_ip(request.remote, request.headers.getall("X-Forwarded-For", []) if trust_proxy else (),
+                         trust_proxy)
+    except ForwardedForError:
+        return request.remote or "unknown"
 
 
 class StorageUnavailable(Exception):
@@ -242,6 +311,9 @@ class RateLimiter:
         self._skip_until = 0.0
         self.storage_ok = True
         self.errors = 0
+        #: monotonic time of the storage's last answer or failure
+        self.checked_at = -1e18
+        self._probe: Optional["asyncio.Future[None]"] = None
 
     @classmethod
     def from_settings(cls, settings: RateLimitSettings) -> Optional["RateLimiter"]:
@@ -257,10 +329,15 @@ class RateLimiter:
                 return await coro
         return await asyncio.wait_for(coro, self.timeout)
 
+    def _answered(self) -> None:
+        self.storage_ok = True
+        self.checked_at = time.monotonic()
+
     def _failed(self, exc: BaseException) -> None:
         self.errors += 1
         self.storage_ok = False
-        self._skip_until = time.monotonic() + RETRY_STORAGE_AFTER
+        self.checked_at = time.monotonic()
+        self._skip_until = self.checked_at + RETRY_STORAGE_AFTER
         metrics.LOCAL.storage_errors += 1
         dropped = _THROTTLE.allow()
         if dropped is not None:
@@ -280,7 +357,7 @@ class RateLimiter:
         try:
             allowed = await self._acquire(self._key_of(key), self.item.amount, self.item.get_expiry())
             if allowed:
-                self.storage_ok = True
+                self._answered()
                 return None
             stats = await self._call(self.strategy.get_window_stats(self.item, key))
         except Exception as exc:  # noqa: BLE001 - any storage failure: connection, timeout, script
@@ -288,21 +365,47 @@ class RateLimiter:
             if self.deny_on_error:
                 raise StorageUnavailable() from None
             return None
-        self.storage_ok = True
+        self._answered()
         return max(1, math.ceil(float(stats.reset_time) - time.time()))
 
-    async def exhausted(self, key: str) -> bool:
-        """Whether ``key`` has no slot left (without counting a hit)."""
-        if self._skip_until and time.monotonic() < self._skip_until:
-            return self.deny_on_error
-        try:
-            return not await self._call(self.strategy.test(self.item, key))
-        except Exception as exc:  # noqa: BLE001
-            self._failed(exc)
-            return self.deny_on_error
-
     def state(self) -> str:
+        """``ok`` or ``error``: the outcome of the last call to the storage.
+        When nothing reached a shared storage in the last :data:`PROBE_AFTER`
+        seconds, a ``PING`` starts in the background (see :meth:`storage_state`)."""
+        self._probe_if_stale()
         return "ok" if self.storage_ok else "error"
+
+    async def storage_state(self) -> str:
+        """:meth:`state`, made current: when nothing reached a shared storage
+        in the last :data:`PROBE_AFTER` seconds, one ``PING`` first (bounded
+        by the storage timeout; concurrent callers share it)."""
+        probe = self._probe_if_stale()
+        if probe is not None:
+            await asyncio.shield(probe)
+        return self.state()
+
+    def _probe_if_stale(self) -> Optional["asyncio.Future[None]"]:
+        """The ``PING`` under way, started if the last outcome is stale (None: fresh enough)."""
+        if self._probe is None and self.settings.shared and time.monotonic() - self.checked_at > PROBE_AFTER:
+            try:
+                self._probe = asyncio.get_running_loop().create_task(self._ping())
+            except RuntimeError:  # no event loop (a synchronous caller): the last outcome stands
+                return None
+            self._probe.add_done_callback(self._probe_done)
+        return self._probe
+
+    def _probe_done(self, _future: "asyncio.Future[None]") -> None:
+        self._probe = None
+
+    async def _ping(self) -> None:
+        try:
+            if not await self._call(self.storage.check()):
+                raise ConnectionError("no answer to PING")
+        except Exception as exc:  # noqa: BLE001 - any failure means the storage is not usable
+            self._failed(exc)
+            return
+        self._answered()
+        self._skip_until = 0.0  # it answers again: requests use it at once
 
     async def close(self) -> None:
         bridge = getattr(self.storage, "bridge", None)

@@ -4,6 +4,7 @@ refetches on unknown ``kid`` floods, algorithm confusion, outages."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import base64
 import hashlib
@@ -11,6 +12,7 @@ import hmac
 import json
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -20,8 +22,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from agora_token_server import jwks as jwks_module
 from agora_token_server.env import ConfigError
-from agora_token_server.jwks import check_jwks_url
+from agora_token_server.jwks import MAX_BACKOFF, JwksKeys, check_jwks_url
+from agora_token_server.state import STATE
 from tests.support.service import make_app, make_settings
 
 
@@ -164,8 +168,14 @@ async def test_provider_down(aiohttp_client: Any, provider: Provider, keys: dict
     assert (await (await client.get("/healthz")).json())["jwks"] == "unavailable"
     provider.status = 200
     provider.document = {"keys": [jwk("k1", keys["k1"])]}
-    await asyncio.sleep(0.25)
-    assert (await get(client, token(keys["k1"], "k1"))).status == 200  # recovers by itself
+    assert (await get(client, token(keys["k1"], "k1"))).status == 503  # backing off: no fetch yet
+    assert provider.fetches == 1
+    for _ in range(30):  # recovers by itself once the backoff (1 s after one failure) is over
+        await asyncio.sleep(0.1)
+        r = await get(client, token(keys["k1"], "k1"))
+        if r.status == 200:
+            break
+    assert r.status == 200 and provider.fetches == 2
 
 
 async def test_stale_keys_are_used_while_refreshing(aiohttp_client: Any, provider: Provider,
@@ -194,3 +204,165 @@ def test_jwks_url_rules() -> None:
     with pytest.raises(ConfigError) as info:
         make_settings(AUTH_JWKS_CACHE_TTL="60")  # without a JWKS URL
     assert info.value.variable == "AUTH_JWKS_CACHE_TTL"
+
+
+async def outage_traffic(client: Any, keys: dict[str, Any], rounds: int = 30, per_round: int = 20) -> list[int]:
+    """``rounds * per_round`` requests over about ``rounds / 10`` seconds: half
+    valid, half forged (a wrong key under a known kid, random kids, HS256 and
+    ``none`` tokens that fail the basic checks)."""
+    forger = ec.generate_private_key(ec.SECP256R1())
+    claims = {"sub": "42", "exp": int(time.time()) + 600}
+    forged = [
+        lambda: token(keys["k2"], "k1"),  # a wrong key under the known kid
+        lambda: token(keys["k2"], uuid.uuid4().hex),  # a random kid: the unknown-kid path
+        lambda: token(forger, uuid.uuid4().hex, "ES256"),
+        lambda: _forge_hs256(claims, b"x" * 32, uuid.uuid4().hex),  # fails the basic checks
+        lambda: jwt.encode(claims, None, algorithm="none", headers={"kid": uuid.uuid4().hex}),
+    ]
+    good = token(keys["k1"], "k1")
+    statuses: list[int] = []
+    for i in range(rounds):
+        batch = [good if j % 2 else forged[(i + j) % len(forged)]() for j in range(per_round)]
+        statuses += [r.status for r in await asyncio.gather(*(get(client, t) for t in batch))]
+        await asyncio.sleep(0.1)
+    return statuses
+
+
+@pytest.mark.slow
+async def test_failing_provider_is_not_hammered(aiohttp_client: Any, provider: Provider,
+                                                keys: dict[str, Any]) -> None:
+    """Issue 18 item 6: after the TTL, with the provider answering 500, 600
+    requests (half forged) over ~3 s caused 274 fetches; now a handful."""
+    provider.document = {"keys": [jwk("k1", keys["k1"])]}
+    client = await aiohttp_client(make_app(AUTH_JWKS_URL=provider.url, AUTH_JWKS_CACHE_TTL="1",
+                                           AUTH_JWKS_MIN_REFRESH="1"))
+    assert (await get(client, token(keys["k1"], "k1"))).status == 200
+    provider.status = 500
+    await asyncio.sleep(1.1)  # the cache has expired
+    before = provider.fetches
+    statuses = await outage_traffic(client, keys)
+    fetched = provider.fetches - before
+    print(f"JWKS fetches during the outage: {fetched}")
+    assert len(statuses) == 600
+    assert statuses.count(200) == 300  # the last good keys keep serving
+    assert set(statuses) == {200, 401}
+    assert fetched <= 4, fetched  # MIN_REFRESH 1 s, then backoff: never more than one a second
+
+
+async def test_tokens_failing_basic_checks_never_fetch(aiohttp_client: Any, provider: Provider,
+                                                      keys: dict[str, Any]) -> None:
+    provider.status = 500  # no keys: any fetch would be visible
+    client = await client_for(aiohttp_client, provider)
+    claims = {"sub": "42", "exp": int(time.time()) + 600}
+    junk = [
+        "a.b.c",  # a header that does not parse
+        _forge_hs256(claims, b"x" * 32, "k1"),  # a symmetric algorithm
+        jwt.encode(claims, None, algorithm="none", headers={"kid": "k1"}),  # alg none, no signature
+        token(keys["k1"], "k" * 300),  # an over-long kid
+        token(keys["k1"], "k1").rpartition(".")[0] + ".",  # the signature cut off
+        token(keys["k1"], "k1").replace(token(keys["k1"], "k1").split(".")[0],
+                                        base64.urlsafe_b64encode(b'{"alg": ["RS256"], "kid": "k1"}').decode()
+                                        .rstrip("=")),  # an alg that is not a string
+    ]
+    for attempt in junk * 20:
+        r = await get(client, attempt)
+        assert r.status == 401, attempt
+    assert provider.fetches == 0
+    assert (await get(client, token(keys["k1"], "k1"))).status == 503  # a plausible token: one fetch
+    assert provider.fetches == 1
+
+
+async def test_unknown_kids_and_expired_cache_share_one_bounded_refetch(
+        aiohttp_client: Any, provider: Provider, keys: dict[str, Any]) -> None:
+    provider.document = {"keys": [jwk("k1", keys["k1"])]}
+    client = await aiohttp_client(make_app(AUTH_JWKS_URL=provider.url, AUTH_JWKS_CACHE_TTL="1",
+                                           AUTH_JWKS_MIN_REFRESH="30"))
+    assert (await get(client, token(keys["k1"], "k1"))).status == 200
+    await asyncio.sleep(1.05)  # expired, but MIN_REFRESH (30 s) has not passed since the last fetch
+    tokens = [token(keys["k1"], "k1"), *(token(keys["k2"], uuid.uuid4().hex) for _ in range(50))]
+    results = await asyncio.gather(*(get(client, t) for t in tokens))
+    assert [r.status for r in results] == [200] + [401] * 50
+    assert provider.fetches == 1
+
+
+@pytest.mark.slow
+async def test_keys_serve_until_max_stale_then_503(aiohttp_client: Any, provider: Provider,
+                                                   keys: dict[str, Any]) -> None:
+    provider.document = {"keys": [jwk("k1", keys["k1"])]}
+    client = await aiohttp_client(make_app(AUTH_JWKS_URL=provider.url, AUTH_JWKS_CACHE_TTL="1",
+                                           AUTH_JWKS_MAX_STALE="2", AUTH_JWKS_MIN_REFRESH="0.1"))
+    assert (await get(client, token(keys["k1"], "k1"))).status == 200
+    provider.status = 500
+    await asyncio.sleep(1.1)
+    assert (await get(client, token(keys["k1"], "k1"))).status == 200  # stale, still serving
+    await asyncio.sleep(1.0)
+    r = await get(client, token(keys["k1"], "k1"))
+    body = await r.json()
+    assert r.status == 503 and r.headers["Retry-After"] and "AUTH_JWKS_MAX_STALE" in body["error"]
+    assert client.app[STATE].jwks.state() == "unavailable"  # what /readyz reports
+    assert (await (await client.get("/healthz")).json())["jwks"] == "unavailable"
+    provider.status = 200
+    for _ in range(40):  # no JWT traffic: the health checks alone bring the keys back after the backoff
+        await asyncio.sleep(0.1)
+        if (await (await client.get("/healthz")).json())["jwks"] == "ok":
+            break
+    assert (await get(client, token(keys["k1"], "k1"))).status == 200
+
+
+async def test_keys_are_fetched_without_jwt_traffic(aiohttp_client: Any, provider: Provider,
+                                                    keys: dict[str, Any]) -> None:
+    """A replica is not sent traffic until it is ready: the readiness check
+    itself must bring the first key set."""
+    provider.document = {"keys": [jwk("k1", keys["k1"])]}
+    client = await client_for(aiohttp_client, provider)
+    states = []
+    for _ in range(20):
+        states.append(client.app[STATE].jwks.state())
+        if states[-1] == "ok":
+            break
+        await asyncio.sleep(0.05)
+    assert states[0] == "unavailable" and states[-1] == "ok" and provider.fetches == 1
+    for _ in range(20):  # polling does not fetch again while the set is fresh
+        client.app[STATE].jwks.state()
+    assert provider.fetches == 1
+
+
+def test_backoff_grows_is_capped_jittered_and_never_below_min_refresh() -> None:
+    keys = JwksKeys("http://127.0.0.1:1/jwks", min_refresh=0.2)
+    waits = []
+    for failures in range(1, 15):
+        keys.failures = failures
+        ceiling = min(MAX_BACKOFF, 2.0 ** (failures - 1))
+        draws = [keys.backoff() for _ in range(50)]
+        assert all(max(0.2, ceiling / 2) <= w <= ceiling for w in draws), (failures, draws)
+        waits.append(max(draws))
+    assert waits[-1] <= MAX_BACKOFF and waits[-1] > MAX_BACKOFF / 2
+    assert len({round(w, 6) for w in draws}) > 1  # jittered
+    slow = JwksKeys("http://127.0.0.1:1/jwks", min_refresh=600)
+    slow.failures = 20
+    assert slow.backoff() == 600  # MIN_REFRESH longer than the cap wins
+
+
+def test_max_stale_setting() -> None:
+    url = "https://idp.example/jwks"
+    assert make_settings(AUTH_JWKS_URL=url).auth.jwt.jwks_max_stale == 86400
+    assert make_settings(AUTH_JWKS_URL=url, AUTH_JWKS_MAX_STALE="3600").auth.jwt.jwks_max_stale == 3600
+    for env in ({"AUTH_JWKS_URL": url, "AUTH_JWKS_CACHE_TTL": "600", "AUTH_JWKS_MAX_STALE": "60"},
+                {"AUTH_JWKS_URL": url, "AUTH_JWKS_MAX_STALE": "0"}, {"AUTH_JWKS_MAX_STALE": "60"}):
+        with pytest.raises(ConfigError) as info:
+            make_settings(**env)
+        assert info.value.variable == "AUTH_JWKS_MAX_STALE"
+
+
+def test_no_import_loop_between_jwks_and_jwtauth() -> None:
+    """jwks.py and jwtauth.py share their names through jwtbase.py: every
+    import between them is at the top of the module, and jwks.py never
+    imports jwtauth.py."""
+    server = Path(jwks_module.__file__).parent
+    for name in ("jwks.py", "jwtauth.py"):
+        tree = ast.parse((server / name).read_text())
+        top = {id(node) for node in tree.body}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                assert id(node) in top, f"{name}:{node.lineno} imports .{node.module} inside a function"
+                assert not (name == "jwks.py" and node.module == "jwtauth"), "jwks.py imports jwtauth.py"

@@ -30,10 +30,15 @@ async def scrape(client: Any, **headers: str) -> str:
 async def test_route_templates_and_statuses(aiohttp_client: Any) -> None:
     app = make_app()
 
-    def boom(*args: Any) -> str:
-        raise RuntimeError("boom")
+    issuer = app[STATE].issuer
+    sign = issuer.sign
 
-    app[STATE].issuer.chat_app = boom  # type: ignore[method-assign]
+    def boom(req: Any) -> Any:
+        if req.tokens[0].key == "chatToken":  # /chat/app/ fails
+            raise RuntimeError("boom")
+        return sign(req)
+
+    issuer.sign = boom  # type: ignore[method-assign]
     client = await aiohttp_client(app)
     before = await scrape(client)
     for uid in ("alice", "bob", "carol"):
@@ -175,9 +180,25 @@ async def test_metrics_token_failures_are_limited(aiohttp_client: Any) -> None:
     for _ in range(metrics.METRICS_FAILURES_PER_MINUTE):
         assert (await client.get("/metrics", headers={"Authorization": "Bearer guess-0123456789"})).status == 401
     r = await client.get("/metrics", headers={"Authorization": "Bearer guess-0123456789"})
-    assert r.status == 429 and r.headers["Retry-After"] == "60"
-    # refused before the token is even compared: guessing stops, the right token waits too
-    assert (await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})).status == 429
+    assert r.status == 429 and 55 <= int(r.headers["Retry-After"]) <= 60
+    # only failed attempts are limited: the right token is compared first and always answered
+    assert (await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})).status == 200
+    r = await client.get("/metrics", headers={"Authorization": "Bearer guess-0123456789"})
+    assert r.status == 429  # and the refused attempt did not count, nor did the right one free a slot
+
+
+async def test_metrics_right_token_with_the_limiter_storage_down(aiohttp_client: Any) -> None:
+    """Issue 18 item 8: with RATE_LIMIT_ON_STORAGE_ERROR=deny and the storage
+    unreachable (nothing listens on port 1), the right token still gets
+    /metrics; a wrong one gets 401 (its failure cannot be counted)."""
+    token = "metrics-token-" + "m" * 20
+    client = await aiohttp_client(make_app(METRICS_TOKEN=token, RATE_LIMIT_STORAGE="redis://127.0.0.1:1/0",
+                                           RATE_LIMIT_ON_STORAGE_ERROR="deny", RATE_LIMIT_STORAGE_TIMEOUT="0.2"))
+    for _ in range(3):
+        assert (await client.get("/metrics", headers={"Authorization": "Bearer guess-0123456789"})).status == 401
+        assert (await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})).status == 200
+    body = await (await client.get("/healthz")).json()
+    assert body["rate_limit_storage"] == "error"
 
 
 def test_metrics_token_minimum_length() -> None:

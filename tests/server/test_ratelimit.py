@@ -5,19 +5,26 @@ Redis-backed behaviour across processes is in test_ratelimit_redis.py."""
 from __future__ import annotations
 
 import asyncio
+import io
 import time
+from typing import Any
 
 import pytest
 
+from agora_token_server.accesslog import AccessLog
 from agora_token_server.env import ConfigError
+from agora_token_server.metrics import METRICS_FAILURES_PER_MINUTE
 from agora_token_server.ratelimit import (
+    ForwardedForError,
     RateLimiter,
     RateLimitSettings,
     StorageUnavailable,
+    client_bucket,
     client_ip,
     parse_rate_limit,
     parse_ratelimit_settings,
 )
+from tests.support.service import make_app
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -125,6 +132,18 @@ async def test_unreachable_storage_is_bounded_and_never_raises_unexpectedly(poli
     await lim.close()
 
 
+async def test_storage_state_probes_an_idle_storage() -> None:
+    """/healthz's view: with no traffic, the state is the outcome of one
+    bounded PING (nothing listens on port 1), shared by concurrent callers."""
+    lim = limiter("5/s", RATE_LIMIT_STORAGE="redis://127.0.0.1:1/0", RATE_LIMIT_STORAGE_TIMEOUT="0.2")
+    assert lim.storage_ok  # nothing known yet
+    states = await asyncio.gather(*(lim.storage_state() for _ in range(10)))
+    assert states == ["error"] * 10 and lim.errors == 1
+    assert await lim.storage_state() == "error" and lim.errors == 1  # fresh: no second probe within 1 s
+    assert limiter("5/s").state() == "ok"  # memory: nothing to probe
+    await lim.close()
+
+
 def test_from_settings() -> None:
     assert RateLimiter.from_settings(RateLimitSettings()) is None
     lim = RateLimiter.from_settings(parse_ratelimit_settings({"RATE_LIMIT": "10/min"}))
@@ -148,6 +167,100 @@ def test_forwarded_for_with_two_proxies() -> None:
     assert client_ip("10.0.0.1", ["10.0.0.9"], 2) == "10.0.0.1"  # too few hops: peer
 
 
-@pytest.mark.parametrize("header", [[], [""], ["not-an-ip"], ["1.2.3.4, "], ["1.2.3.4" + ", 5.6.7.8" * 1000]])
-def test_forwarded_for_fallbacks(header: list) -> None:
+@pytest.mark.parametrize("header", [[], [""], [" "], ["", " "]])
+def test_no_forwarded_for_entry_means_the_peer(header: list) -> None:
     assert client_ip("10.0.0.1", header, 1) == "10.0.0.1"
+
+
+def test_forwarded_for_is_read_from_the_end_whatever_its_length() -> None:
+    """Issue 18 item 10: above 4,096 characters the proxy's address was used."""
+    long = "1.2.3.4" + ", 5.6.7.8" * 1000 + ", 203.0.113.9"
+    assert client_ip("10.0.0.1", [long], 1) == "203.0.113.9"
+    assert client_ip("10.0.0.1", [long], 2) == "5.6.7.8"
+    assert client_ip("10.0.0.1", ["x" * 100_000 + ", 203.0.113.9"], 1) == "203.0.113.9"  # junk further left
+    assert client_ip("10.0.0.1", [long, "", "198.51.100.7"], 2) == "203.0.113.9"  # blank lines have no entry
+
+
+@pytest.mark.parametrize("entry, address", [
+    ("203.0.113.7:4711", "203.0.113.7"), ("[2001:DB8::1]", "2001:db8::1"), ("[2001:db8::1]:443", "2001:db8::1"),
+    (" 198.51.100.7 ", "198.51.100.7"),
+])
+def test_forwarded_for_entries_with_ports(entry: str, address: str) -> None:
+    assert client_ip("10.0.0.1", [f"6.6.6.6,{entry}"], 1) == address
+
+
+@pytest.mark.parametrize("header", [["not-an-ip"], ["1.2.3.4, "], ["1.2.3.4,,5.6.7.8"], ["1.2.3.4:x"], ["[::1"],
+                                    ["[::1]x"], ["1.2.3.4" + "9" * 5000], ["6.6.6.6, 1.2.3.4\x00"]])
+def test_malformed_trusted_entry_is_refused(header: list) -> None:
+    hops = 2 if header == ["1.2.3.4,,5.6.7.8"] else 1
+    with pytest.raises(ForwardedForError) as info:
+        client_ip("10.0.0.1", header, hops)
+    assert "X-Forwarded-For" in str(info.value) and len(str(info.value)) < 200
+    assert client_ip("10.0.0.1", header, 0) == "10.0.0.1"  # without TRUST_PROXY the header is never read
+
+
+@pytest.mark.parametrize("address, prefix, bucket", [
+    ("203.0.113.7", 64, "ip:203.0.113.7"),
+    ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", 64, "ip:2001:db8:1:2::/64"),
+    ("2001:db8:1:2::1", 64, "ip:2001:db8:1:2::/64"),
+    ("2001:db8:1:3::1", 64, "ip:2001:db8:1:3::/64"),
+    ("2001:db8:1:2:aaaa::1", 56, "ip:2001:db8:1::/56"),
+    ("2001:db8:1:2::1", 128, "ip:2001:db8:1:2::1"),
+    ("::ffff:203.0.113.7", 64, "ip:203.0.113.7"),  # an IPv4 client seen through a v6 socket
+    ("unknown", 64, "ip:unknown"),
+])
+def test_client_bucket(address: str, prefix: int, bucket: str) -> None:
+    assert client_bucket(address, prefix) == bucket
+
+
+def test_ipv6_prefix_setting() -> None:
+    assert parse_ratelimit_settings({}).ipv6_prefix == 64
+    assert parse_ratelimit_settings({"RATE_LIMIT_IPV6_PREFIX": "48"}).ipv6_prefix == 48
+    for bad in ("31", "129", "x", "64.5"):
+        with pytest.raises(ConfigError) as info:
+            parse_ratelimit_settings({"RATE_LIMIT_IPV6_PREFIX": bad})
+        assert info.value.variable == "RATE_LIMIT_IPV6_PREFIX"
+
+
+async def test_malformed_forwarded_for_is_400_on_guarded_routes(aiohttp_client: Any) -> None:
+    out = io.StringIO()
+    client = await aiohttp_client(make_app(AccessLog("text", out), RATE_LIMIT="100/min", TRUST_PROXY="1"))
+    r = await client.get("/rtm/u/", headers={"X-Forwarded-For": "6.6.6.6, not-an-ip"})
+    assert r.status == 400 and r.content_type == "application/json"
+    assert "X-Forwarded-For" in (await r.json())["error"]
+    assert (await client.get("/ping", headers={"X-Forwarded-For": "not-an-ip"})).status == 200  # not read there
+    await asyncio.sleep(0.1)  # access-log lines are written in batches
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and all("remote=127.0.0.1" in line for line in lines), lines  # the log never raises
+    assert " 400 " in lines[0] and " 200 " in lines[1]
+
+
+async def test_a_long_forwarded_for_keeps_the_clients_bucket(aiohttp_client: Any) -> None:
+    """Issue 18 item 10: a client behind the proxy kept 5/min; with a header
+    over 4,096 characters it fell into the proxy's bucket and got 5 more."""
+    client = await aiohttp_client(make_app(RATE_LIMIT="5/min", TRUST_PROXY="1"))
+    short = {"X-Forwarded-For": "203.0.113.9"}
+    long = {"X-Forwarded-For": ", ".join(["198.51.100.1"] * 400 + ["203.0.113.9"])}
+    assert len(long["X-Forwarded-For"]) > 4096
+    got = [(await client.get("/rtm/u/", headers=short)).status for _ in range(3)]
+    got += [(await client.get("/rtm/u/", headers=long)).status for _ in range(13)]
+    assert got.count(200) == 5 and got.count(429) == 11, got
+
+
+async def test_one_ipv6_client_cycling_through_its_prefix_stays_in_one_bucket(aiohttp_client: Any) -> None:
+    """Issue 18 item 10: 20 of 20 passed at 5/min from one /64."""
+    client = await aiohttp_client(make_app(RATE_LIMIT="5/min", TRUST_PROXY="1"))
+    got = [(await client.get("/rtm/u/", headers={"X-Forwarded-For": f"2001:db8:7:7::{i:x}"})).status
+           for i in range(1, 21)]
+    assert got.count(200) == 5, got
+    assert (await client.get("/rtm/u/", headers={"X-Forwarded-For": "2001:db8:7:8::1"})).status == 200
+
+
+async def test_metrics_failures_are_counted_per_ipv6_prefix(aiohttp_client: Any) -> None:
+    client = await aiohttp_client(make_app(METRICS_TOKEN="metrics-token-" + "m" * 20, TRUST_PROXY="1"))
+    wrong = {"Authorization": "Bearer guess-0123456789"}
+    got = [(await client.get("/metrics", headers={**wrong, "X-Forwarded-For": f"2001:db8:7:7::{i:x}"})).status
+           for i in range(1, 13)]
+    assert got == [401] * METRICS_FAILURES_PER_MINUTE + [429] * 2, got
+    r = await client.get("/metrics", headers={**wrong, "X-Forwarded-For": "2001:db8:7:8::1"})
+    assert r.status == 401  # another /64: its own budget

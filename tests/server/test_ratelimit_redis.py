@@ -122,3 +122,37 @@ def test_hung_redis_costs_a_bounded_wait(tmp_path: Path, redis_server: RedisServ
         assert elapsed < 5, elapsed  # the first waits the timeout; the next skip the storage for 1 s
     finally:
         server.stop()
+
+
+def test_metrics_and_healthz_through_a_redis_outage(tmp_path: Path, redis_server: RedisServer) -> None:
+    """Issue 18 item 8: with RATE_LIMIT_ON_STORAGE_ERROR=deny and Redis down,
+    the right METRICS_TOKEN still gets /metrics (it answered 429), and
+    /healthz reports the outage by itself, with no other traffic (it said ok)."""
+    token = "metrics-token-" + "m" * 20
+    right, wrong = {"Authorization": f"Bearer {token}"}, {"Authorization": "Bearer guess-0123456789"}
+    server = servers(tmp_path, redis_server, 1, RATE_LIMIT="5/min", RATE_LIMIT_ON_STORAGE_ERROR="deny",
+                     RATE_LIMIT_STORAGE_TIMEOUT="0.2", METRICS_TOKEN=token)[0]
+
+    def storage_becomes(expected: str) -> str:
+        deadline = time.monotonic() + 10
+        while (found := health(server.url)["rate_limit_storage"]) != expected and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return found
+
+    try:
+        assert request(f"{server.url}/metrics", headers=wrong)[0] == 401
+        assert request(f"{server.url}/metrics", headers=right)[0] == 200
+        assert health(server.url)["rate_limit_storage"] == "ok"
+        redis_server.stop()
+        assert storage_becomes("error") == "error"
+        for _ in range(5):
+            assert request(f"{server.url}/metrics", headers=right)[0] == 200
+            assert request(f"{server.url}/metrics", headers=wrong)[0] == 401  # never 500, never 429
+        redis_server.start()
+        assert storage_becomes("ok") == "ok"
+        got = [request(f"{server.url}/metrics", headers=wrong)[0] for _ in range(11)]
+        assert got.count(429) >= 1 and set(got) == {401, 429}, got  # failures are counted again
+        assert request(f"{server.url}/metrics", headers=right)[0] == 200
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log()
