@@ -28,6 +28,10 @@ def show_int(value: int) -> str:
     return f"a {value.bit_length()}-bit integer"
 
 
+def not_a_service_object(obj: object) -> str:
+    return f"add_service() takes a Service, got {type(obj).__name__}"
+
+
 def not_int(what: str, obj: object) -> str:
     return f"{what} must be an integer, got {type(obj).__name__}"
 

@@ -159,11 +159,15 @@ def check_006_channel_uid(channel_name: str, uid: str) -> None:
 
 
 def check_permissions(permissions: Any) -> dict[int, dict[int, list[str]]]:
-    """RTM2 permissions: {resource_type: {permission_type: [resource, ...]}}."""
+    """RTM2 permissions: {resource_type: {permission_type: [resource, ...]}}, or
+    a ``ServiceRtm2.Permissions`` (ours or Agora's): its ``details`` mapping."""
     if permissions is None:
         return {}
     if not isinstance(permissions, Mapping):
-        raise InvalidParameterError(M.PERMISSIONS_NOT_MAPPING)
+        details = getattr(permissions, "details", None)
+        if not isinstance(details, Mapping):
+            raise InvalidParameterError(M.PERMISSIONS_NOT_MAPPING)
+        permissions = details
     if len(permissions) > U16_MAX:
         raise InvalidParameterError(M.too_many("permissions"))
     out: dict[int, dict[int, list[str]]] = {}

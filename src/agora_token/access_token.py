@@ -42,7 +42,7 @@ class AccessToken:
 
     def add_service(self, service: Service) -> AccessToken:
         if not isinstance(service, Service):
-            raise InvalidParameterError(f"add_service() takes a Service, got {type(service).__name__}")
+            raise InvalidParameterError(M.not_a_service_object(service))
         if len(self.services) >= U16_MAX:
             raise InvalidParameterError(M.TOO_MANY_SERVICES)
         self.services.append(service)

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any, Union
+import warnings
+from typing import Any, Union, cast
 
 from . import _backend
 from . import _validate as v
 from ._salt import new_salt
 from .constants import DEFAULT_EXPIRE, MAX_CHANNEL_NAME_BYTES, U32_MAX, Role
 from .errors import InvalidParameterError
+from .services import AnyPermissions
 
 __all__ = [
     "ApaasTokenBuilder",
@@ -39,6 +40,10 @@ __all__ = [
 
 Uid = Union[int, str]
 _PUBLISHER = int(Role.PUBLISHER)
+_PERMISSIONS_ORDER = (
+    "RtmTokenBuilder.build_token_with_permissions(app_id, app_certificate, user_id, expire, permissions) "
+    "is deprecated and will be removed in the next release: pass permissions before expire, "
+    "build_token_with_permissions(app_id, app_certificate, user_id, permissions, expire) (Agora's order)")
 
 
 def _issue(app_id: str, app_certificate: str, expire: int, services: list[tuple[Any, ...]]) -> str:
@@ -180,10 +185,17 @@ class RtmTokenBuilder:
 
     @staticmethod
     def build_token_with_permissions(app_id: str, app_certificate: str, user_id: str,
-                                     expire: int,
-                                     permissions: Mapping[int, Mapping[int, Sequence[str]]]) -> str:
-        """RTM2 (service type 8): login plus resource permissions
-        ``{ResourceType: {PermissionType: [resource, ...]}}``."""
+                                     permissions: AnyPermissions, expire: int = 0) -> str:
+        """RTM2 (service type 8): login for ``user_id`` plus resource
+        permissions, a ``ServiceRtm2.Permissions`` or a mapping
+        ``{ResourceType: {PermissionType: [resource, ...]}}``; the token and
+        the login privilege last ``expire`` seconds. Agora's argument order.
+
+        Deprecated, for one release: the old order ``(..., user_id, expire,
+        permissions)`` (an int 4th) still works, with a ``DeprecationWarning``."""
+        if isinstance(permissions, int) and not isinstance(expire, int):
+            warnings.warn(_PERMISSIONS_ORDER, DeprecationWarning, stacklevel=2)
+            permissions, expire = cast(AnyPermissions, expire), cast(int, permissions)
         e = v.check_u32(expire, "expire")
         user = v.check_account(user_id, "user_id", required=True)
         return _issue(app_id, app_certificate, e, [(8, {1: e}, user, v.check_permissions(permissions))])

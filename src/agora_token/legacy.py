@@ -16,10 +16,15 @@ from ._salt import new_salt
 from .constants import Legacy006Privilege, Role
 from .errors import InvalidParameterError
 
-__all__ = ["AccessToken006", "Privileges", "RtcTokenBuilder006", "RtmTokenBuilder006", "verify_006"]
+__all__ = ["AccessToken006", "Privileges", "RtcTokenBuilder006", "RtmTokenBuilder006", "default_ts", "verify_006"]
 
 Privileges = Legacy006Privilege
 _PUBLISHER_ROLES = frozenset((Role.ATTENDEE, Role.PUBLISHER, Role.ADMIN))
+
+
+def default_ts() -> int:
+    """A new 006 token's ``ts``, as in Agora's builder: now + 24 h."""
+    return int(time.time()) + 86400
 
 
 class AccessToken006:
@@ -55,7 +60,7 @@ class AccessToken006:
         self.uid: str | None = v.uid_to_str(uid)
         v.check_006_channel_uid(self.channel_name, self.uid)
         self.salt: int = new_salt() if salt is None else v.check_u32(salt, "salt")
-        self.ts: int = int(time.time()) + 86400 if ts is None else v.check_u32(ts, "ts")
+        self.ts: int = default_ts() if ts is None else v.check_u32(ts, "ts")
         self.privileges: dict[int, int] = {}
         self.signature: bytes | None = None
         self.crc_channel_name: int | None = None

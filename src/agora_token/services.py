@@ -10,10 +10,11 @@ ported from Agora's samples, the official class constants
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Union
 
+from . import _messages as M
 from . import _validate as v
 from ._layout import I16, LAYOUTS, PERMISSIONS, UID
 from .constants import (
@@ -21,6 +22,8 @@ from .constants import (
     ChatPrivilege,
     FcdnPrivilege,
     FpaPrivilege,
+    PermissionType,
+    ResourceType,
     RtcPrivilege,
     Rtm2Privilege,
     RtmPrivilege,
@@ -30,6 +33,7 @@ from .constants import (
 from .errors import InvalidParameterError
 
 __all__ = [
+    "Rtm2Permissions",
     "Service",
     "ServiceApaas",
     "ServiceChat",
@@ -39,10 +43,60 @@ __all__ = [
     "ServiceRtm",
     "ServiceRtm2",
     "ServiceStreaming",
+    "service_class",
     "service_from_tuple",
 ]
 
-Permissions = Mapping[int, Mapping[int, Sequence[str]]]
+#: RTM2 permissions as a mapping: ``{resource_type: {permission_type: [resource, ...]}}``
+PermissionMap = Mapping[int, Mapping[int, Sequence[str]]]
+
+
+class Rtm2Permissions:
+    """RTM2 resource permissions built the way Agora's builders build them
+    (``ServiceRtm2.Permissions`` there and here): ``add(resource_type,
+    permission_type, resources)`` sets that pair's resource list (replacing
+    it; an empty list is kept and packed), and ``details`` holds
+    ``{resource_type: {permission_type: [resource, ...]}}``. Wherever a
+    permissions mapping is taken, one of these is taken too; its contents are
+    checked when a service is made from it or a token is built."""
+
+    __slots__ = ("details",)
+    kMessageChannels = ResourceType.MESSAGE_CHANNEL
+    kStreamChannels = ResourceType.STREAM_CHANNEL
+    kGroupChannels = ResourceType.GROUP_CHANNEL
+    kServerGroups = ResourceType.SERVER_GROUP
+    kUsers = ResourceType.USER
+    kRead = PermissionType.READ
+    kWrite = PermissionType.WRITE
+
+    def __init__(self) -> None:
+        self.details: dict[int, dict[int, list[str]]] = {}
+
+    def add(self, resource_type: int, permission_type: int, resources: Iterable[str]) -> None:
+        """Set the resources of (``resource_type``, ``permission_type``), in this order."""
+        rt = v.check_u16(resource_type, "resource type")
+        pt = v.check_u16(permission_type, "permission type")
+        if isinstance(resources, (str, bytes)):  # list("abc") would be three resources
+            raise InvalidParameterError(M.resources_not_iterable(rt, pt))
+        try:
+            items = list(resources)
+        except TypeError:
+            raise InvalidParameterError(M.resources_not_iterable(rt, pt)) from None
+        self.details.setdefault(rt, {})[pt] = items
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Rtm2Permissions):
+            return NotImplemented
+        return self.details == other.details
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return f"ServiceRtm2.Permissions(details={self.details!r})"
+
+
+#: what a service, a builder and the compat layer take as RTM2 permissions
+AnyPermissions = Union[Rtm2Permissions, PermissionMap]
 
 
 def _checker(kind: str, name: str) -> Callable[[Any], Any]:
@@ -225,8 +279,10 @@ class ServiceRtm2(Service):
     permissions: dict[int, dict[int, list[str]]]
     kServiceType = 8
     kPrivilegeLogin = Rtm2Privilege.LOGIN
+    #: Agora's permission builder: ``ServiceRtm2.Permissions()`` then ``.add(...)``
+    Permissions = Rtm2Permissions
 
-    def __init__(self, user_id: str = "", permissions: Permissions | None = None) -> None:
+    def __init__(self, user_id: str = "", permissions: AnyPermissions | None = None) -> None:
         super().__init__(user_id, permissions)
 
     def add_permission(self, resource_type: int, permission_type: int, resource: str) -> None:
@@ -243,11 +299,19 @@ _CLASSES: dict[int, type[Service]] = {
 assert set(_CLASSES) == set(LAYOUTS)
 
 
+def service_class(service_type: int) -> type[Service]:
+    """The service class of ``service_type`` (1..8)."""
+    cls = _CLASSES.get(service_type) if type(service_type) is int else None
+    if cls is None:
+        cls = _CLASSES.get(v.check_u16(service_type, "service type"))
+    if cls is None:
+        raise InvalidParameterError(M.unknown_service(service_type))
+    return cls
+
+
 def service_from_tuple(data: tuple[Any, ...]) -> Service:
     """Rebuild a service object from a core tuple (as returned by parsing)."""
-    cls = _CLASSES.get(data[0])
-    if cls is None:
-        raise InvalidParameterError(f"unknown service type {data[0]}")
+    cls = service_class(data[0])
     svc = cls.__new__(cls)
     svc.privileges = dict(data[1])
     for name, value in zip(cls.field_names, data[2:]):

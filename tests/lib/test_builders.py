@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import warnings
 from typing import Any
 
 import pytest
@@ -104,8 +105,35 @@ def test_rtm_with_stream_channel(channel: str) -> None:
 
 def test_rtm_with_permissions() -> None:
     perms = {at.ResourceType.USER: {at.PermissionType.WRITE: ["u2", "u1"]}, 0: {0: ["a"]}}
-    tok = RtmTokenBuilder.build_token_with_permissions(APP_ID, CERT, "alice", 60, perms)
+    tok = RtmTokenBuilder.build_token_with_permissions(APP_ID, CERT, "alice", perms, 60)
     assert shape(tok) == [(8, {1: 60}, "alice", {0: {0: ["a"]}, 4: {1: ["u2", "u1"]}})]
+
+
+def test_rtm_with_permissions_object_keeps_empty_lists() -> None:
+    perms = at.ServiceRtm2.Permissions()
+    perms.add(perms.kUsers, perms.kWrite, ["u2", "u1"])
+    perms.add(perms.kMessageChannels, perms.kRead, [])  # kept and packed, as Agora's builder does
+    perms.add(perms.kMessageChannels, perms.kWrite, ("x",))
+    perms.add(perms.kMessageChannels, perms.kWrite, ["b", "a"])  # replaces the pair's list
+    tok = RtmTokenBuilder.build_token_with_permissions(APP_ID, CERT, "alice", perms, expire=60)
+    assert shape(tok) == [(8, {1: 60}, "alice", {0: {0: [], 1: ["b", "a"]}, 4: {1: ["u2", "u1"]}})]
+    assert perms.details == {4: {1: ["u2", "u1"]}, 0: {0: [], 1: ["b", "a"]}}
+    assert at.ServiceRtm2.Permissions is at.services.Rtm2Permissions
+    assert at.ServiceRtm2("alice", perms).permissions == perms.details  # a service takes one too
+    assert shape(RtmTokenBuilder.build_token_with_permissions(APP_ID, CERT, "al", at.ServiceRtm2.Permissions())) \
+        == [(8, {1: 0}, "al", {})]  # expire defaults to 0, as Agora's
+
+
+def test_rtm_with_permissions_old_order_warns() -> None:
+    """The order docs/library.md showed before (expire 4th, permissions 5th) works for one release."""
+    perms = {0: {0: ["a"]}}
+    with pytest.warns(DeprecationWarning, match="pass permissions before expire"):
+        tok = RtmTokenBuilder.build_token_with_permissions(APP_ID, CERT, "alice", 60, perms)  # type: ignore[arg-type]
+    assert shape(tok) == [(8, {1: 60}, "alice", {0: {0: ["a"]}})]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the new order does not warn
+        RtmTokenBuilder.build_token_with_permissions(APP_ID, CERT, "alice", perms, 60)
+        RtmTokenBuilder.build_token_with_permissions(APP_ID, CERT, "alice", expire=60, permissions=perms)
 
 
 def test_chat() -> None:
