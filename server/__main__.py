@@ -1,7 +1,8 @@
 """``agora-token-server`` (or ``python -m server`` in a checkout):
 ``[--host HOST] [--port PORT] [--workers N] [--demo]``.
 
-Exit codes: 0 after a graceful shutdown (SIGINT/SIGTERM), 2 for a
+Exit codes: 0 after a graceful shutdown (SIGTERM, SIGINT or SIGHUP: SIGHUP
+stops the service like SIGTERM, it does not reload it), 2 for a
 configuration error (one line on stderr naming the variable), 1 when the
 service cannot start (e.g. the port is taken).
 """
@@ -96,7 +97,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from . import runner
     from .accesslog import flush_all
     from .app import startup_warnings
-    from .connections import raise_open_file_limit
+    from .connections import connection_cap_warning, raise_open_file_limit
     from .logs import configure_logging
 
     configure_logging(settings.logs.format, settings.secrets, before_emit=flush_all)
@@ -110,6 +111,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         log.warning("aiohttp HTTP parser: pure Python (slow): the C extension is missing or "
                     "AIOHTTP_NO_EXTENSIONS is set; event loop: %s", runner.loop_kind())
     log.info("%s; pid %d; open-file limit %d", version_text(), os.getpid(), raise_open_file_limit())
+    cap_warning = connection_cap_warning(settings.connections)
+    if cap_warning:
+        log.warning(cap_warning)
     log.info("auth %s; rate limit %s; max expire %s; channel pattern %s", settings.auth.describe(),
              settings.rate_limit.describe(),
              f"{settings.policy.max_expire} s" if settings.policy.max_expire is not None else "none",

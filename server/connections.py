@@ -1,20 +1,34 @@
 """Bounded connections: how long a client may take to send a request, how
 long an idle connection is kept, and how many connections one process holds.
 
-* ``HTTP_HEADER_TIMEOUT`` (default 10 s): from a connection's first byte (or
-  its opening) to a complete request head. Slow ("slowloris") and silent
-  connections are closed when it runs out.
+Each timeout measures one phase of one request, and starts again at every
+request boundary:
+
+* ``HTTP_HEADER_TIMEOUT`` (default 10 s): from the first byte of a request
+  head (or the connection's opening, for its first request) to the complete
+  head. Slow ("slowloris") and silent connections are closed when it runs
+  out. Bytes of a request body are never taken for the start of a head, so a
+  body sent in a later TCP segment than its head, or after ``Expect:
+  100-continue``, does not start it.
 * ``HTTP_BODY_TIMEOUT`` (default 10 s): for a request body to arrive (408
-  after that); also how long an unread body is drained after the answer.
-* ``HTTP_KEEPALIVE_TIMEOUT`` (default 75 s): an idle kept-alive connection is
-  closed after it. Keep it above your load balancer's idle timeout (AWS ALB:
-  60 s), or the balancer may reuse a connection just as it closes.
-* ``HTTP_MAX_CONNECTIONS`` (default: 4096, or the open-file limit minus 128
-  when that is lower): open connections per process. At the cap a new
-  connection is admitted by closing the least recently active connection
-  that is idle or still sending its request head; when every connection is
-  busy with a request, the new one is closed instead. So a flood of idle or
-  slow connections cannot lock out new clients (``/healthz`` keeps working).
+  after that, :func:`server.pipeline.read_body`); also how long an unread body
+  is drained after the answer.
+* ``HTTP_KEEPALIVE_TIMEOUT`` (default 75 s): an idle kept-alive connection
+  (an answer sent, no byte of the next request yet) is closed after it. Keep
+  it above your load balancer's idle timeout (AWS ALB: 60 s), or the balancer
+  may reuse a connection just as it closes. Once a head starts to arrive,
+  only ``HTTP_HEADER_TIMEOUT`` applies to it.
+* ``HTTP_MAX_CONNECTIONS`` (default: 4096): open connections per process,
+  lowered at start-up to what the open-file limit allows less
+  ``FD_HEADROOM`` descriptors kept for Redis, logs and JWKS (one warning line
+  when a configured cap does not fit: :func:`connection_cap_warning`). At the
+  cap a new connection is admitted by closing the least recently active
+  connection that is idle or still sending its request head; when every
+  connection is busy with a request, the new one is closed instead. So a
+  flood of idle or slow connections cannot lock out new clients
+  (``/healthz`` keeps working).
+* ``SHUTDOWN_DELAY`` (default 5 s) and ``SHUTDOWN_GRACE`` (default 15 s): the
+  graceful shutdown (:mod:`server.runner`, :meth:`ConnectionTracker.drain`).
 
 A malformed request is answered ``400`` with a JSON body and logged as one
 short line (no traceback, none of the client's bytes), at most a few lines per
@@ -31,6 +45,7 @@ from time import monotonic
 from typing import Any, Mapping, Optional
 
 from aiohttp import web
+from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 
 from . import metrics
@@ -38,12 +53,23 @@ from .env import env_int, env_seconds
 from .logs import LogThrottle
 from .responses import json_error
 
-__all__ = ["ConnectionSettings", "ConnectionTracker", "ServiceRunner", "parse_connection_settings"]
+__all__ = ["ConnectionSettings", "ConnectionTracker", "ServiceRunner", "connection_cap_warning",
+           "parse_connection_settings"]
 
 log = logging.getLogger("server.connections")
 
 DEFAULT_MAX_CONNECTIONS = 4096
+#: open files kept for everything but client connections (Redis, logs, JWKS, the listener...)
 FD_HEADROOM = 128
+#: the least connection cap, whatever the open-file limit
+MIN_CONNECTIONS = 16
+#: how often the drain looks for connections to close (and for the last one gone)
+DRAIN_POLL = 0.05
+#: the drain closes a kept-alive connection once it has been idle this long: a
+#: connection in use gets its next answer with ``Connection: close`` instead
+#: (a balancer reuses its most recently used connections first), so fewer
+#: requests meet a connection closing under them
+DRAIN_IDLE = 0.25
 
 # What a client is told about its malformed request (never its own bytes).
 _PARSE_ERRORS = {
@@ -66,6 +92,8 @@ class ConnectionSettings:
     keepalive_timeout: float = 75.0
     #: 0: automatic (see :func:`effective_max_connections`)
     max_connections: int = 0
+    #: on SIGTERM/SIGHUP: seconds of normal service (``/readyz`` 503) before the drain
+    shutdown_delay: float = 5.0
     shutdown_grace: float = 15.0
 
 
@@ -76,6 +104,7 @@ def parse_connection_settings(env: Mapping[str, str]) -> ConnectionSettings:
         body_timeout=env_seconds(env, "HTTP_BODY_TIMEOUT", d.body_timeout, 0.1, 600),
         keepalive_timeout=env_seconds(env, "HTTP_KEEPALIVE_TIMEOUT", d.keepalive_timeout, 0.1, 3600),
         max_connections=env_int(env, "HTTP_MAX_CONNECTIONS", 0, 0, 1_000_000),
+        shutdown_delay=env_seconds(env, "SHUTDOWN_DELAY", d.shutdown_delay, 0, 600),
         shutdown_grace=env_seconds(env, "SHUTDOWN_GRACE", d.shutdown_grace, 0, 600),
     )
 
@@ -95,11 +124,30 @@ def raise_open_file_limit() -> int:
         return int(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
 
 
-def effective_max_connections(settings: ConnectionSettings) -> int:
-    if settings.max_connections:
-        return settings.max_connections
+def _fd_cap() -> int:
+    """The connections the soft open-file limit in force leaves room for."""
     soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    return max(16, min(DEFAULT_MAX_CONNECTIONS, int(soft) - FD_HEADROOM))
+    if soft == resource.RLIM_INFINITY:
+        return 1 << 30
+    return max(MIN_CONNECTIONS, int(soft) - FD_HEADROOM)
+
+
+def effective_max_connections(settings: ConnectionSettings) -> int:
+    """``HTTP_MAX_CONNECTIONS`` (or the default), lowered to fit the open-file limit."""
+    return min(settings.max_connections or DEFAULT_MAX_CONNECTIONS, _fd_cap())
+
+
+def connection_cap_warning(settings: ConnectionSettings) -> Optional[str]:
+    """The one start-up warning when a configured ``HTTP_MAX_CONNECTIONS``
+    does not fit the open-file limit (call after :func:`raise_open_file_limit`)."""
+    wanted = settings.max_connections
+    cap = effective_max_connections(settings)
+    if not wanted or wanted <= cap:
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return (f"HTTP_MAX_CONNECTIONS={wanted} does not fit the open-file limit ({soft}, hard limit {hard}) "
+            f"less {FD_HEADROOM} files kept for Redis, logs and JWKS: at most {cap} connections per process "
+            "(raise the limit, e.g. ulimit -n or systemd LimitNOFILE=, or lower HTTP_MAX_CONNECTIONS)")
 
 
 class ConnectionTracker:
@@ -157,6 +205,29 @@ class ConnectionTracker:
                 metrics.LOCAL.connection_closed("header_timeout")
                 proto.force_close()
 
+    def close_idle(self, longer_than: float = 0.0) -> int:
+        """Close the kept-alive connections waiting for a next request (no
+        byte of one yet) for ``longer_than`` seconds or more; returns how many."""
+        since = asyncio.get_running_loop().time() - longer_than
+        idle = [p for p in self.conns if p.idle and p.idle_since <= since]
+        for proto in idle:
+            proto.force_close()
+        return len(idle)
+
+    async def drain(self, deadline: float) -> None:
+        """The graceful shutdown, once the listener is closed and the process
+        drains (every answer then closes its connection): until every
+        connection is gone or the event-loop time ``deadline``, close the
+        kept-alive connections idle for ``DRAIN_IDLE``. Connections not yet
+        done with their first request head (just accepted, some from the
+        accept queue when the listener closed) are served, not closed: their
+        client has sent or is sending a request, and ``HTTP_HEADER_TIMEOUT``
+        bounds them."""
+        loop = asyncio.get_running_loop()
+        while self.conns and loop.time() < deadline:
+            self.close_idle(DRAIN_IDLE)
+            await asyncio.sleep(DRAIN_POLL)
+
 
 _data_received = RequestHandler.data_received
 
@@ -164,9 +235,10 @@ _data_received = RequestHandler.data_received
 class ServiceProtocol(RequestHandler):
     """aiohttp's request handler, tracked: ``head_since`` is when the request
     head now awaited started to arrive (the connection's opening for the first
-    one), None while a request is being served or the connection is idle."""
+    one), None while a request is being served, its body arrives, or the
+    connection is idle."""
 
-    __slots__ = ("head_at", "head_since", "_tracker")
+    __slots__ = ("head_at", "head_since", "_body", "_tracker")
 
     def __init__(self, manager: Any, *, tracker: ConnectionTracker, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
@@ -174,6 +246,21 @@ class ServiceProtocol(RequestHandler):
         self.head_since: Optional[float] = self._loop.time()
         #: time.monotonic() when the latest complete request head was read (load shedding)
         self.head_at = 0.0
+        #: the body of the latest request whose head was read
+        self._body: Optional[StreamReader] = None
+
+    @property
+    def idle(self) -> bool:
+        """Kept alive between requests: at least one answered, waiting for the
+        next, and no byte of it has arrived."""
+        waiter = self._waiter
+        return (self._request_count > 0 and self.head_since is None and waiter is not None
+                and not waiter.done())
+
+    @property
+    def idle_since(self) -> float:
+        """When the latest answer was sent (event-loop time; meaningful while :attr:`idle`)."""
+        return self._next_keepalive_close_time - self._keepalive_timeout
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -185,15 +272,23 @@ class ServiceProtocol(RequestHandler):
 
     def data_received(self, data: bytes) -> None:
         count = self._request_count
+        body = self._body
+        in_body = body is not None and not body.is_eof()  # these bytes continue a body
         _data_received(self, data)
-        if self._request_count != count:  # a complete request head
+        if self._request_count != count:  # a complete request head (or more, pipelined)
             self.head_at = monotonic()
             self.head_since = None
+            self._body = self._messages[-1][1] if self._messages else None
             conns = self._tracker.conns  # most recently active last
             if conns.pop(self, 0) is None:
                 conns[self] = None
-        elif self.head_since is None and data:
-            self.head_since = self._loop.time()
+        elif self.head_since is None and data and not in_body:
+            # the first bytes of the next request head: from now on its time is
+            # HTTP_HEADER_TIMEOUT's (the sweeper), no longer the keep-alive timer's
+            now = self._loop.time()
+            self.head_since = now
+            self._next_keepalive_close_time = max(self._next_keepalive_close_time,
+                                                  now + self._tracker.settings.header_timeout + 1)
 
     def handle_error(self, request: Any, status: int = 500, exc: Optional[BaseException] = None,
                      message: Optional[str] = None) -> web.StreamResponse:
@@ -230,6 +325,11 @@ class ServiceRunner(web.AppRunner):
     def __init__(self, app: web.Application, tracker: ConnectionTracker, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
         self.tracker = tracker
+
+    def set_shutdown_timeout(self, seconds: float) -> None:
+        """What :meth:`cleanup` gives requests still in progress (at least a
+        moment: aiohttp takes 0 for no limit)."""
+        self._shutdown_timeout = max(0.1, seconds)
 
     async def _make_server(self) -> web.Server:
         plain = await super()._make_server()

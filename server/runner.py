@@ -1,18 +1,44 @@
 """Running the service: one worker process, or a supervisor and N workers
 sharing the listening port through ``SO_REUSEPORT``.
 
-Graceful shutdown (SIGTERM or SIGINT): the worker stops accepting
-connections, closes its idle ones, marks every answer still to be sent with
-``Connection: close`` (so no client reuses a connection that is about to
-close), waits up to ``SHUTDOWN_GRACE`` seconds (default 15) for requests in
-progress (a request body still arriving is cut short before the grace
-ends: ``408``), then closes what is left and exits 0. A request that arrives
-on an idle kept-alive connection just as it closes is never seen by the
+Graceful shutdown, on SIGTERM or SIGHUP (the same: there is no reload), in
+three steps:
+
+1. **Stopping** (``SHUTDOWN_DELAY`` seconds, default 5): ``/readyz`` answers
+   503 at once, so a load balancer or an orchestrator takes the replica out;
+   meanwhile everything else is served as usual, kept-alive connections
+   included.
+2. **Draining**: the listening socket closes (the connections already in its
+   accept queue are accepted first, then served), every answer carries
+   ``Connection: close`` (so no client reuses a connection that is about to
+   close), kept-alive connections are closed once idle
+   (:meth:`server.connections.ConnectionTracker.drain`), and requests in progress
+   get up to ``SHUTDOWN_GRACE`` seconds (default 15; a request body still
+   arriving is cut short before the grace ends: ``408``).
+3. What is left is closed and the process exits 0, within
+   ``SHUTDOWN_DELAY + SHUTDOWN_GRACE`` of the signal: an orchestrator's grace
+   period must be longer than that sum.
+
+SIGINT (Ctrl-C) skips the delay: it is for people, not orchestrators (a
+repeated SIGTERM does not: systemd, for one, signals every process of the
+service and the supervisor forwards the signal too). A request that arrives on an idle
+kept-alive connection just as the drain closes it is never seen by the
 server: the client sees the connection close without an answer and retries
-on a new one (the ordinary HTTP/1.1 keep-alive race). The supervisor
-forwards the signal to its workers and exits 0 when they all stopped cleanly;
-a worker that dies unexpectedly is restarted, unless it died during start-up
-(e.g. the port is taken), which stops the service.
+on a new one (the HTTP/1.1 keep-alive race; ``deploy/nginx.conf`` retries
+on another replica).
+
+With ``--workers N`` the supervisor forwards the signal to its workers and
+exits 0 when they all stopped cleanly; a worker that dies unexpectedly is
+restarted, unless it died during start-up (e.g. the port is taken), which
+stops the service. However the supervisor dies (SIGKILL, the OOM killer),
+its workers do not outlive it: each holds the read end of a pipe whose only
+write end the supervisor holds, and the kernel closes that end when the
+supervisor dies, whatever the cause. A worker seeing the end of that pipe
+closes its listener at once (no ``SHUTDOWN_DELAY``: a new instance may
+already share the port) and drains within ``SHUTDOWN_GRACE``. A pipe rather
+than ``prctl(PR_SET_PDEATHSIG)``: it works on every POSIX system, needs no
+polling (unlike watching ``os.getppid()``), and fires on the death of the
+supervisor process, not of the thread that forked.
 """
 
 from __future__ import annotations
@@ -38,6 +64,8 @@ __all__ = ["http_parser_kind", "loop_kind", "run_worker", "supervise"]
 
 log = logging.getLogger("server")
 LISTEN_BACKLOG = 1024
+#: each starts the graceful shutdown (SIGHUP too: there is no reload)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 #: a worker that exits within this many seconds of its start failed to start
 STARTUP_GRACE = 3.0
 
@@ -76,14 +104,61 @@ async def _flush_metrics_periodically() -> None:
         metrics.flush()
 
 
-async def _serve(settings: Settings, reuse_port: bool, worker: Optional[int]) -> int:
+class _Stop:
+    """Why and how urgently this worker stops: the first signal (or the
+    supervisor's death) starts the shutdown; SIGINT or the supervisor's
+    death, first or later, ends ``SHUTDOWN_DELAY`` early."""
+
+    def __init__(self) -> None:
+        self.requested = asyncio.Event()
+        self.hurry = asyncio.Event()
+        self.reason = ""
+
+    def __call__(self, reason: str, urgent: bool = False) -> None:
+        if urgent:
+            self.hurry.set()
+        if not self.requested.is_set():
+            self.reason = reason
+            self.requested.set()
+
+    async def delay(self, seconds: float) -> None:
+        """``seconds``, or less if told to hurry."""
+        if seconds > 0 and not self.hurry.is_set():
+            try:
+                await asyncio.wait_for(self.hurry.wait(), seconds)
+            except asyncio.TimeoutError:
+                pass
+
+
+def _watch_supervisor(loop: asyncio.AbstractEventLoop, fd: int, stop: _Stop) -> None:
+    """Stop (urgently) when the supervisor's end of the pipe ``fd`` closes."""
+
+    def readable() -> None:
+        try:
+            data = os.read(fd, 64)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(fd)
+            stop("the supervisor is gone", urgent=True)
+
+    os.set_blocking(fd, False)
+    loop.add_reader(fd, readable)
+
+
+async def _serve(settings: Settings, reuse_port: bool, worker: Optional[int], supervisor_fd: Optional[int]) -> int:
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = _Stop()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop, sig.name, sig == signal.SIGINT)
+    if supervisor_fd is not None:
+        _watch_supervisor(loop, supervisor_fd, stop)
     conn = settings.connections
     access = AccessLog(settings.logs.format) if settings.logs.access_log else None
     app = create_app(settings, access)
+    state = app[STATE]
     tracker = ConnectionTracker(conn)
     runner = ServiceRunner(app, tracker, handle_signals=False, access_log=None,
                            keepalive_timeout=conn.keepalive_timeout, lingering_time=conn.body_timeout,
@@ -101,9 +176,17 @@ async def _serve(settings: Settings, reuse_port: bool, worker: Optional[int]) ->
     who = f"worker {worker} (pid {os.getpid()})" if worker is not None else f"pid {os.getpid()}"
     addrs = ", ".join(f"http://{a[0]}:{a[1]}" if isinstance(a, tuple) else str(a) for a in runner.addresses)
     log.info("%s listening on %s (at most %d connections)", who, addrs, tracker.max_connections)
-    await stop.wait()
-    log.info("%s shutting down: finishing requests in progress (at most %g s)", who, conn.shutdown_grace)
-    app[STATE].start_draining(conn.shutdown_grace)
+    await stop.requested.wait()
+    state.stopping = True
+    log.info("%s stopping (%s): /readyz answers 503; serving for %g s more (SHUTDOWN_DELAY), then "
+             "finishing requests in progress (at most %g s)", who, stop.reason,
+             0 if stop.hurry.is_set() else conn.shutdown_delay, conn.shutdown_grace)
+    await stop.delay(conn.shutdown_delay)
+    await site.stop()  # accepts what waits in the accept queue, then closes the listener
+    state.start_draining(conn.shutdown_grace)
+    deadline = loop.time() + conn.shutdown_grace
+    await tracker.drain(deadline)
+    runner.set_shutdown_timeout(deadline - loop.time())
     await runner.cleanup()
     await tracker.stop()
     flusher.cancel()
@@ -113,12 +196,14 @@ async def _serve(settings: Settings, reuse_port: bool, worker: Optional[int]) ->
     return 0
 
 
-def run_worker(settings: Settings, *, reuse_port: bool = False, worker: Optional[int] = None) -> int:
-    """Serve until SIGINT/SIGTERM; returns the exit code."""
+def run_worker(settings: Settings, *, reuse_port: bool = False, worker: Optional[int] = None,
+               supervisor_fd: Optional[int] = None) -> int:
+    """Serve until SIGTERM, SIGINT or SIGHUP (or until the supervisor's end of
+    the pipe ``supervisor_fd`` closes); returns the exit code."""
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        return loop.run_until_complete(_serve(settings, reuse_port, worker))
+        return loop.run_until_complete(_serve(settings, reuse_port, worker, supervisor_fd))
     finally:
         flush_all()
         loop.close()
@@ -130,6 +215,9 @@ def supervise(settings: Settings, workers: int) -> int:
         log.error("--workers needs SO_REUSEPORT, which this platform lacks")
         return 1
     metrics.prepare_multiprocess()  # workers inherit PROMETHEUS_MULTIPROC_DIR
+    # the workers watch the read end; only this process holds the write end,
+    # which the kernel closes when it dies, however it dies
+    watch_fd, alive_fd = os.pipe()
     children: dict[int, tuple[int, float]] = {}
     stopping = False
     failed = False
@@ -140,11 +228,12 @@ def supervise(settings: Settings, workers: int) -> int:
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:  # child
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.close(alive_fd)
+            for sig in STOP_SIGNALS:
+                signal.signal(sig, signal.SIG_DFL)
             code = 1
             try:
-                code = run_worker(settings, reuse_port=True, worker=index)
+                code = run_worker(settings, reuse_port=True, worker=index, supervisor_fd=watch_fd)
             except BaseException:  # noqa: BLE001
                 log.exception("worker %d crashed", index)
             finally:
@@ -157,14 +246,15 @@ def supervise(settings: Settings, workers: int) -> int:
         if not stopping:
             log.info("supervisor: %s received, stopping %d workers", signal.Signals(signum).name, len(children))
         stopping = True
+        forwarded = signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM  # SIGINT: no delay
         for pid in list(children):
             try:
-                os.kill(pid, signal.SIGTERM)
+                os.kill(pid, forwarded)
             except ProcessLookupError:
                 pass
 
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, forward)
     for i in range(workers):
         spawn(i)
     log.info("supervisor (pid %d) started %d workers", os.getpid(), workers)

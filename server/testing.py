@@ -39,6 +39,8 @@ def clean_environment(extra: Optional[dict[str, str]] = None) -> dict[str, str]:
 class LiveServer:
     """``python -m agora_token_server`` on 127.0.0.1, in ``workdir`` (so no
     stray ``.env`` is read), output in ``workdir/server-<port>.log``.
+    ``SHUTDOWN_DELAY`` is 0 unless ``env`` sets it (so that :meth:`stop`
+    does not wait the 5 s meant for a load balancer).
 
     ``command`` replaces the interpreter and module (e.g. an installed
     ``agora-token-server`` script)."""
@@ -52,8 +54,8 @@ class LiveServer:
         cmd = list(command or (sys.executable, "-m", "agora_token_server"))
         self.proc = subprocess.Popen(
             [*cmd, "--host", "127.0.0.1", "--port", str(self.port), *args],
-            cwd=str(workdir), env=clean_environment(env), stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            cwd=str(workdir), env=clean_environment({"SHUTDOWN_DELAY": "0", **(env or {})}), stdout=self._log,
+            stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_ready(self, limit: float = 60.0, workers: int = 1) -> "LiveServer":
         """Until ``/ping`` answers (and, with several workers, every one listens)."""

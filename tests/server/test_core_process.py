@@ -80,7 +80,7 @@ def test_serves_and_stops_gracefully(tmp_path, workers):
 def test_inflight_request_completes_on_sigterm(tmp_path):
     hold = tmp_path / "hold"
     hold.touch()  # admitted token requests wait while it exists
-    server = start(tmp_path, **CREDENTIALS, TEST_HOLD_FILE=str(hold))
+    server = start(tmp_path, **CREDENTIALS, SHUTDOWN_DELAY="0", TEST_HOLD_FILE=str(hold))  # drain at once
     try:
         body = b'{"tokenType": "chat", "uid": "late", "expire": 60}'
         with socket.create_connection(("127.0.0.1", server.port), timeout=15) as s:

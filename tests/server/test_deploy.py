@@ -62,3 +62,23 @@ def test_dockerfile_runs_the_installed_command() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert 'CMD ["agora-token-server", "--host", "0.0.0.0"]' in text
     assert "python -m server" not in text
+
+
+def test_the_stop_grace_period_outlasts_the_shutdown() -> None:
+    """Docker kills a replica after ``stop_grace_period``: it must be longer
+    than SHUTDOWN_DELAY + SHUTDOWN_GRACE, or requests in progress are lost."""
+    svc = compose()["services"]["token-1"]
+    env = {k: str(v) for k, v in svc["environment"].items() if not str(v).startswith("${")}
+    env.pop("AUTH_API_KEYS_FILE")
+    conn = load_settings({**CREDENTIALS, **env}, dotenv_path=None).connections
+    period = re.fullmatch(r"(\d+)s", svc["stop_grace_period"])
+    assert period is not None
+    assert int(period.group(1)) > conn.shutdown_delay + conn.shutdown_grace
+
+
+def test_lb_retries_on_the_other_replica() -> None:
+    """What a rolling restart needs from nginx (tests/server/test_rolling_restart.py runs it)."""
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert re.search(r"proxy_next_upstream error timeout http_502 http_503 non_idempotent;", conf)
+    for line in ("proxy_http_version 1.1;", 'proxy_set_header Connection "";', "keepalive 32;"):
+        assert line in conf
