@@ -17,9 +17,11 @@ secret). A JWT caller is limited by its claims: ``sub`` is the only uid, user
 account, RTM or chat user id it may get tokens for (a numeric uid matches
 only its canonical decimal ``sub``: ``"7"`` for uid 7, never ``"07"``; uid 0,
 "any user", is never granted from a ``sub`` unless ``AUTH_JWT_ALLOW_ANY_UID``
-is on, and then only to ``sub`` ``"0"``); ``channels`` (exact names or
-``fnmatch`` patterns) limits the channel; ``role: "subscriber"`` forbids every
-publish privilege (see :mod:`server.issuing`); chat app tokens are never
+is on, and then only to ``sub`` ``"0"``; a uid sent as text, as on
+``/token/generate``, must equal ``sub`` as written, and ``""`` or ``"0"`` is
+any user); ``channels`` (exact names or ``fnmatch`` patterns) limits the
+channel; ``role: "subscriber"`` forbids every publish privilege (see
+:mod:`server.issuing`); app-level tokens (Chat app, APaaS app, FPA) are never
 issued to JWT callers.
 """
 
@@ -32,9 +34,11 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 from urllib.parse import quote
 
+from agora_token.constants import ServiceType
+
 from .env import ConfigError, env_str, read_small_file
 from .jwtauth import JWT_SHAPE, JwtError, JwtSettings, JwtVerifier, parse_jwt_settings
-from .policy import PolicyViolation, TokenRequest
+from .policy import UID_SERVICES, PolicyViolation, ServiceGrant, TokenRequest
 
 __all__ = [
     "AuthError",
@@ -291,32 +295,58 @@ def channel_allowed(patterns: tuple[str, ...], channel: str) -> bool:
     return any(p == channel or fnmatch.fnmatchcase(channel, p) for p in patterns)
 
 
+_ANY_USER = ("uid 0 (any user) is not granted to JWT callers "
+             "(AUTH_JWT_ALLOW_ANY_UID lets a 'sub' of \"0\" have it)")
+_OWN_UID_SERVICES = frozenset((ServiceType.RTC, ServiceType.STREAMING, ServiceType.FCDN))
+
+
+def _user_violation(grant: ServiceGrant, sub: str, allow_any_uid: bool) -> Optional[PolicyViolation]:
+    """A uid (RTC, RTM, RTM2, Streaming, FCDN) matches only ``sub`` as written
+    (a numeric uid: its canonical decimal form); 0, "" and "0" mean any user.
+    A Chat or APaaS user id must equal ``sub``."""
+    user = grant.user
+    if user is None:
+        return None
+    if grant.type in UID_SERVICES and (user == 0 and type(user) is int or user == "" or user == "0"):
+        if allow_any_uid and sub == "0":
+            return None
+        return PolicyViolation(403, _ANY_USER, "forbidden_uid")
+    if (str(user) if type(user) is int else user) != sub:
+        what = "uid" if grant.type in _OWN_UID_SERVICES else "user id"
+        return PolicyViolation(403, f"this caller may only get tokens for its own {what} (the JWT 'sub')",
+                               "forbidden_uid")
+    return None
+
+
+#: what an app-level service is called in a refusal
+_APP_LEVEL: dict[int, str] = {ServiceType.CHAT: "chat app", ServiceType.APAAS: "APaaS app", ServiceType.FPA: "FPA"}
+
+
 def authorize(caller: Caller, req: TokenRequest, allow_any_uid: bool = False) -> Optional[PolicyViolation]:
-    """None when ``caller`` may get the token ``req`` describes, else a 403."""
+    """None when ``caller`` may get every token ``req`` asks for, else a 403.
+    Each token in turn: app-level services, then the uid / user ids, the
+    channels, the publish privileges. Publish privileges a grant marks
+    optional are not refused here: the issuer removes them for a
+    subscriber-only caller."""
     if not caller.restricted:
         return None
     sub = caller.sub or ""
-    if req.kind == "chat_app":
-        return PolicyViolation(403, "chat app tokens are not issued to JWT callers", "forbidden")
-    uid = req.rtc_uid
-    if uid is not None:
-        if uid == 0 and type(uid) is int:
-            if not (allow_any_uid and sub == "0"):
-                return PolicyViolation(403, "uid 0 (any user) is not granted to JWT callers "
-                                            "(AUTH_JWT_ALLOW_ANY_UID lets a 'sub' of \"0\" have it)",
-                                       "forbidden_uid")
-        elif (str(uid) if type(uid) is int else uid) != sub:  # canonical decimal form only
-            return PolicyViolation(403, "this caller may only get tokens for its own uid (the JWT 'sub')",
-                                   "forbidden_uid")
-    for user in req.user_ids:
-        if user != sub:
-            return PolicyViolation(403, "this caller may only get tokens for its own user id (the JWT 'sub')",
-                                   "forbidden_uid")
-    if caller.channels is not None and req.channel is not None and not channel_allowed(caller.channels,
-                                                                                       req.channel):
-        return PolicyViolation(403, "this caller may not get tokens for this channel (the JWT 'channels' claim)",
-                               "forbidden_channel")
-    if req.publisher and caller.subscriber_only:
-        return PolicyViolation(403, "this caller may only get subscriber tokens (the JWT 'role' claim)",
-                               "forbidden_role")
+    for token in req.tokens:
+        grants = token.services
+        for grant in grants:
+            if grant.app_level:
+                return PolicyViolation(403, f"{_APP_LEVEL[grant.type]} tokens are not issued to JWT callers",
+                                       "forbidden")
+        for grant in grants:
+            violation = _user_violation(grant, sub, allow_any_uid)
+            if violation is not None:
+                return violation
+        if caller.channels is not None:
+            for grant in grants:
+                if grant.channel is not None and not channel_allowed(caller.channels, grant.channel):
+                    return PolicyViolation(403, "this caller may not get tokens for this channel "
+                                                "(the JWT 'channels' claim)", "forbidden_channel")
+        if caller.subscriber_only and any(g.publishes and not g.publish_optional for g in grants):
+            return PolicyViolation(403, "this caller may only get subscriber tokens (the JWT 'role' claim)",
+                                   "forbidden_role")
     return None

@@ -1,54 +1,86 @@
-"""The one place the service signs tokens.
+"""The one place the service decides and signs tokens.
 
-For each token, :class:`Issuer` checks the exact values the token will carry
-against the policy (``MAX_EXPIRE``, ``CHANNEL_PATTERN``: 400) and the
-caller's claims (403), then builds it and counts it. ``/rte/`` checks both of
-its tokens before it builds either. With authentication on, a request that
-did not pass the guard (a route registered without ``guarded=True``) gets no
-token (401): the issuing code fails closed.
+Every token route parses its input into one :class:`server.policy.TokenRequest`
+(the tokens wanted, each service with its channel, user and privileges);
+:meth:`Issuer.admit` checks it whatever route it came by, and
+:meth:`Issuer.sign` signs it:
 
-A JWT caller limited to ``role: "subscriber"`` gets no publish privilege by
-any route: its RTM tokens with a channel carry the stream channel's join
-privilege but not ``publishDataStream`` (a deliberate difference from the
-original, which applies only under JWT role limits).
+1. ``admit``: every token's lifetime and privileges within ``MAX_EXPIRE``
+   and every channel by the one channel rule (:func:`server.policy.check_channel`:
+   Agora's 64 bytes, then ``CHANNEL_PATTERN``), both 400; then, with
+   authentication on, the caller's claims (403, :func:`server.auth.authorize`).
+   A request that did not pass the guard (a route registered without
+   ``guarded=True``) gets no token (401): the issuing code fails closed. A
+   JWT caller limited to ``role: "subscriber"`` gets no publish privilege by
+   any route: a service that marks its publish privileges optional (the
+   stream channel of the original routes' RTM tokens) loses them (a
+   deliberate difference from the original, which applies only under JWT
+   role limits); any other publish privilege is refused (403).
+2. ``sign``: one AccessToken2 per token, each grant packed as the library
+   packs its service classes; every token of the request is built before
+   any is counted.
 
-Library errors (:class:`agora_token.InvalidParameterError`, e.g. a channel
-over 64 bytes) propagate to the handler, which answers 400.
+A channel over 64 bytes raises :class:`agora_token.InvalidParameterError`
+from ``admit`` (the library's check and message), as a value the library
+refuses does from ``sign``: the handler answers 400.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Optional, Union
+import time
+from typing import Any, Callable, Optional
 
-from agora_token import (
-    AccessToken,
-    ChatTokenBuilder,
-    RtcTokenBuilder,
-    RtmTokenBuilder,
-    ServiceRtc,
-    ServiceRtm,
-)
-from agora_token.constants import DEFAULT_EXPIRE, Role, RtcPrivilege, RtmPrivilege
+from agora_token import _backend
+from agora_token._layout import LAYOUTS
+from agora_token._salt import new_salt
+from agora_token._validate import check_account, check_permissions, uid_to_str
+from agora_token.constants import DEFAULT_EXPIRE, ServiceType
 
 from . import metrics
 from .auth import Caller, authorize
 from .config import Settings
-from .policy import PolicyViolation, TokenRequest, check_policy
+from .policy import PolicyViolation, ServiceGrant, TokenRequest, TokenSpec, check_policy
 from .responses import IssueDenied
 from .state import RequestContext
 
-__all__ = ["DEFAULT_EXPIRE", "Issuer"]
+__all__ = ["DEFAULT_EXPIRE", "Issuer", "core_service"]
 
 log = logging.getLogger("server.issuing")
 
-Uid = Union[int, str]
+def _user(grant: ServiceGrant) -> str:
+    """The user field as packed: a str as it is (held to Agora's account
+    limit when the grant says so), a numeric uid as its digits (0: "", any user)."""
+    user = grant.user
+    if type(user) is str:
+        return user if grant.checked_as is None else check_account(user, grant.checked_as)
+    return "" if user is None else uid_to_str(user)
 
-_ROLE = {True: int(Role.PUBLISHER), False: int(Role.SUBSCRIBER)}
-_build_rtc = RtcTokenBuilder.build_token_with_uid
-_build_rtm = RtmTokenBuilder.build_token
-_build_chat_user = ChatTokenBuilder.build_user_token
-_build_chat_app = ChatTokenBuilder.build_app_token
+
+#: service type -> the fields the core packs after the privileges (``agora_token._layout``)
+_FIELDS: dict[int, Callable[[ServiceGrant], tuple[Any, ...]]] = {
+    ServiceType.RTC: lambda g: (g.channel or "", _user(g)),
+    ServiceType.RTM: lambda g: (_user(g),),
+    ServiceType.STREAMING: lambda g: (g.channel or "", _user(g)),
+    ServiceType.FPA: lambda g: (),
+    ServiceType.CHAT: lambda g: (_user(g),),
+    ServiceType.FCDN: lambda g: (g.channel or "", _user(g)),
+    ServiceType.APAAS: lambda g: (g.room, _user(g), g.role),
+    ServiceType.RTM2: lambda g: (_user(g), check_permissions(g.permissions)),
+}
+assert set(_FIELDS) == set(LAYOUTS)
+
+
+def core_service(grant: ServiceGrant) -> tuple[Any, ...]:
+    """``grant`` as the core's service tuple ``(type, privileges, *fields)``,
+    the form :class:`agora_token.AccessToken` hands the core (the core checks
+    every value's type and range as it packs)."""
+    return (int(grant.type), grant.privileges, *_FIELDS[grant.type](grant))
+
+
+def metric_kind(token: TokenSpec) -> str:
+    """The ``tokens_issued_total`` label of a token: its first service's type."""
+    return LAYOUTS[token.services[0].type].name
 
 
 class Issuer:
@@ -58,11 +90,11 @@ class Issuer:
         self.policy = settings.policy
         self.auth_enabled = settings.auth.enabled
         self.allow_any_uid = settings.auth.jwt is not None and settings.auth.jwt.allow_any_uid
-        #: whether check() has anything to do
-        self.checking = self.auth_enabled or settings.policy.active
 
-    def check(self, ctx: Optional[RequestContext], req: TokenRequest) -> None:
-        """Raise :class:`IssueDenied` unless the token ``req`` may be issued."""
+    def admit(self, ctx: Optional[RequestContext], req: TokenRequest) -> TokenRequest:
+        """The one policy check of every token route: the request to sign
+        (for a subscriber-only caller, without its optional publish
+        privileges), or :class:`IssueDenied`."""
         violation: Optional[PolicyViolation] = check_policy(self.policy, req, DEFAULT_EXPIRE)
         if violation is None and self.auth_enabled:
             caller: Optional[Caller] = ctx.caller if ctx is not None else None
@@ -70,79 +102,29 @@ class Issuer:
                 log.error("a token was requested on a route without authentication; refusing")
                 raise IssueDenied(401, "authentication required", {"WWW-Authenticate": "Bearer"},
                                   "missing_credentials")
+            if caller.subscriber_only:
+                req = req.for_subscriber()
             violation = authorize(caller, req, self.allow_any_uid)
             if violation is not None:
                 metrics.LOCAL.auth_failure(violation.reason)
         if violation is not None:
             raise IssueDenied(violation.status, violation.message, reason=violation.reason)
+        return req
 
-    def _subscriber_only(self, ctx: Optional[RequestContext]) -> bool:
-        caller = ctx.caller if ctx is not None else None
-        return caller is not None and caller.subscriber_only
+    def build(self, token: TokenSpec) -> str:
+        """One token, signed now with a fresh salt, by the active core (as
+        the library's builders do: a token costs no more by this route)."""
+        return _backend.build_007(self.app_id, self._cert, int(time.time()), token.expire, new_salt(),
+                         [core_service(g) for g in token.services])
 
-    # ------------------------------------------------------------------ kinds
-
-    def check_rtc(self, ctx: Optional[RequestContext], channel: str, uid: Uid, publisher: bool,
-                  expire: int) -> None:
-        if self.checking:
-            self.check(ctx, TokenRequest("rtc", channel, uid, (), publisher, expire))
-
-    def check_rtm(self, ctx: Optional[RequestContext], user_id: str, expire: int, channel: str = "") -> None:
-        if self.checking:
-            self.check(ctx, TokenRequest("rtm", channel or None, None, (user_id,), False, expire))
-
-    def build_rtc(self, channel: str, uid: Uid, publisher: bool, expire: int) -> str:
-        return _build_rtc(self.app_id, self._cert, channel, uid, _ROLE[publisher], expire, expire)
-
-    def build_rtm(self, ctx: Optional[RequestContext], user_id: str, expire: int, channel: str = "") -> str:
-        if channel and self._subscriber_only(ctx):
-            return self._rtm_join_only(user_id, expire, channel)
-        return _build_rtm(self.app_id, self._cert, user_id, expire, channel)
-
-    def _rtm_join_only(self, user_id: str, expire: int, channel: str) -> str:
-        """An RTM token whose stream-channel service carries join only."""
-        token = AccessToken(self.app_id, self._cert, expire=expire)
-        rtc = ServiceRtc(channel, user_id)
-        rtc.add_privilege(RtcPrivilege.JOIN_CHANNEL, expire)
-        rtm = ServiceRtm(user_id)
-        rtm.add_privilege(RtmPrivilege.LOGIN, expire)
-        return token.add_service(rtc).add_service(rtm).build()
-
-    def rtc(self, ctx: Optional[RequestContext], channel: str, uid: Uid, publisher: bool, expire: int) -> str:
-        """RTC token; ``expire`` is the token's and every privilege's lifetime."""
-        self.check_rtc(ctx, channel, uid, publisher, expire)
-        token = self.build_rtc(channel, uid, publisher, expire)
-        metrics.LOCAL.token_issued("rtc")
-        return token
-
-    def rtm(self, ctx: Optional[RequestContext], user_id: str, expire: int, channel: str = "") -> str:
-        """RTM login token; a non-empty ``channel`` adds its stream-channel RTC service."""
-        self.check_rtm(ctx, user_id, expire, channel)
-        token = self.build_rtm(ctx, user_id, expire, channel)
-        metrics.LOCAL.token_issued("rtm")
-        return token
-
-    def rte(self, ctx: Optional[RequestContext], channel: str, uid: Uid, publisher: bool, rtm_user: str,
-            expire: int) -> tuple[str, str]:
-        """The RTC and RTM tokens of ``/rte/``: both checked and built before either counts."""
-        self.check_rtc(ctx, channel, uid, publisher, expire)
-        self.check_rtm(ctx, rtm_user, expire, channel)
-        tokens = (self.build_rtc(channel, uid, publisher, expire),
-                  self.build_rtm(ctx, rtm_user, expire, channel))
-        metrics.LOCAL.token_issued("rtc")
-        metrics.LOCAL.token_issued("rtm")
+    def sign(self, req: TokenRequest) -> list[tuple[str, str]]:
+        """Every token of an admitted request, as (answer key, token); each
+        is counted once all are built."""
+        tokens = [(token.key, self.build(token)) for token in req.tokens]
+        for token in req.tokens:
+            metrics.LOCAL.token_issued(metric_kind(token))
         return tokens
 
-    def chat_user(self, ctx: Optional[RequestContext], user_id: str, expire: int) -> str:
-        if self.checking:
-            self.check(ctx, TokenRequest("chat", None, None, (user_id,), False, expire))
-        token = _build_chat_user(self.app_id, self._cert, user_id, expire)
-        metrics.LOCAL.token_issued("chat")
-        return token
-
-    def chat_app(self, ctx: Optional[RequestContext], expire: int) -> str:
-        if self.checking:
-            self.check(ctx, TokenRequest("chat_app", None, None, (), False, expire))
-        token = _build_chat_app(self.app_id, self._cert, expire)
-        metrics.LOCAL.token_issued("chat_app")
-        return token
+    def issue(self, ctx: Optional[RequestContext], req: TokenRequest) -> list[tuple[str, str]]:
+        """:meth:`admit`, then :meth:`sign`."""
+        return self.sign(self.admit(ctx, req))

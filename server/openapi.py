@@ -46,10 +46,11 @@ VERIFY_OTHER = ("007eJxTYMj3T3aw4W47XiVuUnVZSFv0Tugf4zvqZk5zOy09TlzZmqjAYGlu4Oxo
 SAMPLE_APP_ID = "970CA35de60c44645bbae8a215061b33"
 
 DESCRIPTION = """\
-Issues Agora access tokens (AccessToken2, `007`) for RTC, RTM and Chat: a drop-in replacement
-for the original Go token service (`POST /getToken` and the deprecated GET routes behave as
-the original's), plus token verification, encryption keys, health checks, metrics and this
-document.
+Issues Agora access tokens (AccessToken2, `007`) of every kind: a drop-in replacement for the
+original Go token service (`POST /getToken` and the deprecated GET routes behave as the
+original's: RTC, RTM and Chat) and for Agora's reference token server (`POST /token/generate`:
+RTC, RTM, FPA, Chat and APaaS in any combination, plus RTM2 with permissions, Streaming and
+FCDN), plus token verification, encryption keys, health checks, metrics and this document.
 
 **Trying it here.** *Try it out* sends the request from this page to this service. When
 authentication is on, first open **Authorize** and fill in *one* of `bearerAuth` (an API key or
@@ -64,28 +65,34 @@ anyone (drop-in mode; the service logs a warning at start-up): the empty securit
 `Authorization: Bearer <key>` or `X-API-Key: <key>`; with `AUTH_JWT_SECRET`,
 `AUTH_JWT_PUBLIC_KEY(_FILE)` or `AUTH_JWKS_URL` it sends `Authorization: Bearer <jwt>`, whose
 `sub` is the only uid or user id it may get tokens for (`channels` and `role: "subscriber"`
-claims narrow it further). Missing or bad credentials: `401` with `WWW-Authenticate: Bearer`; a
-token the caller's JWT does not allow: `403`; the identity provider's keys unreachable: `503`.
+claims narrow it further; app-level tokens, Chat app, APaaS app and FPA, are never issued to it).
+Missing or bad credentials: `401` with `WWW-Authenticate: Bearer`; a token the caller's JWT does
+not allow: `403`; the identity provider's keys unreachable: `503`.
 
 **Policy.** `MAX_EXPIRE` caps token lifetimes. Unset, it defaults to 86400 s as soon as any
 production setting is configured (`AUTH_API_KEYS`, `AUTH_API_KEYS_FILE`, `AUTH_JWT_SECRET`,
 `AUTH_JWT_PUBLIC_KEY`, `AUTH_JWT_PUBLIC_KEY_FILE`, `AUTH_JWKS_URL`, `RATE_LIMIT` or
-`CHANNEL_PATTERN`); in drop-in mode, with none of them, there is no cap. Channel names must match
-`CHANNEL_PATTERN` when it is set. Violations: `400`.
+`CHANNEL_PATTERN`); in drop-in mode, with none of them, there is no cap. Every channel that goes
+into a token, on every route, is at most 64 bytes and must match `CHANNEL_PATTERN` when it is set.
+Violations: `400`.
 
 **Rate limit.** With `RATE_LIMIT` (e.g. `20/s`), each caller (API key, JWT `sub`, or client
 address when anonymous) over its budget gets `429` with `Retry-After`. With a Redis
 `RATE_LIMIT_STORAGE` that fails and `RATE_LIMIT_ON_STORAGE_ERROR=deny`: `503`.
 
 **Load shedding.** When a worker is overloaded (`MAX_INFLIGHT` token requests in progress, or a
-request waited over `MAX_QUEUE_WAIT` seconds), token requests (`/getToken`, `/verifyToken`
-and the deprecated routes) are answered `503` with `Retry-After: 1` at once. Retry after that
-delay plus random jitter. Nothing else is shed. `/ping`, `/healthz`, `/openapi.json` and `/docs`
-are never authenticated or rate limited; `/metrics` has its own `METRICS_TOKEN`.
+request waited over `MAX_QUEUE_WAIT` seconds), token requests (`/getToken`, `/token/generate`,
+`/verifyToken` and the deprecated routes) are answered `503` with `Retry-After: 1` at once. Retry after that
+delay plus random jitter. Nothing else is shed. `/ping`, `/healthz`, `/readyz`, `/openapi.json` and
+`/docs` are never authenticated or rate limited; `/metrics` has its own `METRICS_TOKEN`.
+
+**Request bodies** are taken uncompressed: a `Content-Encoding` other than `identity` gets `415`. A
+body still arriving after its head counts against `MAX_UNFINISHED_PER_CLIENT` (`429` past it).
 
 **Health.** `/healthz` answers `200` with `status` (`ok`, or `draining` during a graceful
 shutdown), `inflight` (token requests in progress in this worker) and, when configured,
-`rate_limit_storage` (`ok`/`error`) and `jwks` (`ok`, `stale`, `unavailable`).
+`rate_limit_storage` (`ok`/`error`) and `jwks` (`ok`, `stale`, `unavailable`): the liveness check.
+`/readyz` is the readiness check: `503` while the replica stops or cannot issue tokens.
 
 **CORS.** A request whose `Origin` is not in `CORS_ALLOW_ORIGIN` gets `403
 {"error": "Origin not allowed"}`; requests without `Origin` (curl, servers) are served.
@@ -251,7 +258,7 @@ _UNAVAILABLE_GUARD = {
                                "RATE_LIMIT_ON_STORAGE_ERROR": "deny"})),
     "jwks": _err("The identity provider's keys are unreachable", 503,
                  "cannot verify JWTs now: the identity provider's keys are unavailable",
-                 _post("/getToken", RTC_BODY, headers={"Authorization": "Bearer <jwt sub=123 kid=k1>"},
+                 _post("/getToken", RTC_BODY, headers={"Authorization": "Bearer <jwt sub=123 kid=k1 alg=RS256>"},
                        env={"AUTH_JWKS_URL": DEAD_JWKS})),
 }
 _register(("components", "Unavailable"), {
@@ -266,6 +273,12 @@ _TOO_LARGE = '{"tokenType": "' + "x" * 5000 + '"}'
 _register(("components", "PayloadTooLarge"), {
     "tooLarge": _err("Body over 4096 bytes", 413, "request body too large: at most 4096 bytes are accepted",
                      _post("/getToken", raw=_TOO_LARGE, shown=f"a {len(_TOO_LARGE):,}-byte JSON body")),
+})
+_register(("components", "UnsupportedEncoding"), {
+    "gzip": Example("A gzip-encoded body",
+                    {"error": "request bodies are accepted without Content-Encoding only (they are a few hundred "
+                              "bytes): send it uncompressed"},
+                    _post("/getToken", RTC_BODY, headers={"Content-Encoding": "gzip"}), 415),
 })
 _register(("components", "RequestTimeout"), {
     "bodyTimeout": _err("The body did not arrive", 408, "the request body did not arrive in time",
@@ -351,6 +364,109 @@ _register(("getToken", "403"), {
                                   RTC_BODY, "sub=123 role=subscriber"),
     "chatApp": _jwt_denied("A Chat app token for a JWT caller", "chat app tokens are not issued to JWT callers",
                            {"tokenType": "chat"}, "sub=alice"),
+})
+
+# POST /token/generate (Agora's reference token server)
+GEN = "/token/generate"
+GEN_BODY = {"channelName": "test", "uid": "123", "tokenExpireTs": 3600, "privilegeExpireTs": 3600,
+            "serviceRtc": {"enable": True, "role": 1}, "serviceRtm": {"enable": True}}
+_register(("generateToken", "request"), {
+    name: Example(summary, body, _post(GEN, body), 200) for name, summary, body in (
+    ("rtcAndRtm", "RTC (publisher) and RTM in one token, as Agora's reference server", GEN_BODY),
+    ("chat", "Chat user and Chat app",
+     {"tokenExpireTs": 3600, "serviceChat": {"enableUser": True, "enableApp": True, "userUuid": "alice"}}),
+    ("apaasRoomUser", "APaaS room user (extension: enableRoomUser, roomUuid, role)",
+     {"tokenExpireTs": 3600, "serviceApaas": {"enableRoomUser": True, "roomUuid": "class-1", "role": 2,
+                                              "userUuid": "alice"}}),
+    ("education", "serviceEducation: another name for serviceApaas",
+     {"tokenExpireTs": 3600, "serviceEducation": {"enableUser": True, "userUuid": "alice"}}),
+    ("rtm2", "RTM2 with resource permissions (extension)",
+     {"uid": "alice", "tokenExpireTs": 3600, "serviceRtm2": {"enable": True, "permissions": {
+         "messageChannels": {"read": ["lobby", "news"], "write": ["lobby"]}, "users": {"write": ["bob"]}}}}),
+    ("streamingAndFcdn", "Streaming, FCDN and FPA (extensions, and FPA)",
+     {"channelName": "test", "uid": "123", "tokenExpireTs": 3600, "privilegeExpireTs": 3600,
+      "serviceStreaming": {"enableMixStream": True, "enableRawStream": True},
+      "serviceFcdn": {"enablePlay": True}, "serviceFpa": {"enable": True}}),
+)})
+_register(("generateToken", "200"), {
+    "ok": Example("The token", {"code": 0, "message": "Success", "data": {"token": EXAMPLE_007}},
+                  _post(GEN, GEN_BODY), 200, exact=False),
+})
+
+
+def _code(summary: str, status: int, message: str, call: Call, code: int = -1) -> Example:
+    return Example(summary, {"code": code, "message": message, "data": ""}, call, status)
+
+
+def _gen(summary: str, message: str, body: Any = None, code: int = -1, **kw: Any) -> Example:
+    return _code(summary, 400, message, _post(GEN, body, **kw), code)
+
+
+_register(("generateToken", "400"), {
+    "notJson": _gen("Not JSON", "request body is not valid JSON: send a JSON object, e.g. {\"channelName\": "
+                    "\"test\", \"uid\": \"123\", \"tokenExpireTs\": 3600, \"serviceRtc\": {\"enable\": true, "
+                    "\"role\": 1}}", raw="channelName=test"),
+    "wrongType": _gen("A field of the wrong type", "uid must be a string, not an integer",
+                      {"uid": 123, "serviceRtc": {"enable": True}}),
+    "outOfRange": _gen("An expiry out of range", "tokenExpireTs must be an integer in 0..4294967295, got -1",
+                       {"uid": "123", "tokenExpireTs": -1, "serviceRtm": {"enable": True}}),
+    "noService": _gen("No service enabled", "no service added", {"channelName": "test", "uid": "123"}, code=-2),
+    "nullBody": _gen("A null body", "no service added", raw="null", code=-2),
+    "maxExpire": _gen("Above MAX_EXPIRE (either expiry field)",
+                      "expire 172800 exceeds the maximum of 86400 seconds (MAX_EXPIRE): ask for at most 86400",
+                      {**GEN_BODY, "privilegeExpireTs": 172800}, headers=WITH_KEY, env=KEYS),
+    "channelTooLong": _gen("channelName over 64 bytes", "channel_name is 65 bytes long; at most 64 are allowed",
+                           {**GEN_BODY, "channelName": "c" * 65}),
+    "channelPattern": _gen("channelName against CHANNEL_PATTERN",
+                           "channel name is not allowed by this server's channel pattern (CHANNEL_PATTERN)",
+                           {**GEN_BODY, "channelName": "Team Room"}, env={"CHANNEL_PATTERN": "[a-z0-9-]{1,64}"}),
+    "cannotBuild": _gen("A token that cannot be built (here: a uid that is not valid text)",
+                        "the token cannot be built: user_id is not valid text (lone surrogate)",
+                        raw='{"uid": "\\ud800", "serviceRtm": {"enable": true}}', code=-2),
+})
+
+
+def _gen_jwt(summary: str, message: str, body: Any, claims: str) -> Example:
+    return _code(summary, 403, message, _post(GEN, body, headers={"Authorization": f"Bearer <jwt {claims}>"},
+                                              env=JWTS))
+
+
+_register(("generateToken", "401"), {
+    "missing": _code("No credentials", 401, "authentication required: send 'Authorization: Bearer <credential>' "
+                     "or 'X-API-Key: <key>'", _post(GEN, GEN_BODY, env=KEYS)),
+})
+_register(("generateToken", "403"), {
+    "originNotAllowed": _code("Origin not in CORS_ALLOW_ORIGIN", 403, "Origin not allowed",
+                              _post(GEN, GEN_BODY, headers=FOREIGN, env=ORIGINS)),
+    "otherUid": _gen_jwt("A uid other than the JWT's sub",
+                         "this caller may only get tokens for its own uid (the JWT 'sub')", GEN_BODY, "sub=alice"),
+    "subscriberOnly": _gen_jwt("RTC role 1 for a subscriber-only JWT (no silent downgrade)",
+                               "this caller may only get subscriber tokens (the JWT 'role' claim)", GEN_BODY,
+                               "sub=123 role=subscriber"),
+    "appLevel": _gen_jwt("An app-level token (Chat app, APaaS app, FPA) for a JWT caller",
+                         "FPA tokens are not issued to JWT callers",
+                         {"serviceFpa": {"enable": True}}, "sub=alice"),
+})
+_register(("generateToken", "408"), {
+    "bodyTimeout": _code("The body did not arrive", 408, "the request body did not arrive in time",
+                         _post(GEN, env={"HTTP_BODY_TIMEOUT": "0.5"}, stalled_body=True,
+                               shown="`Content-Length: 100` and no body")),
+})
+_register(("generateToken", "413"), {
+    "tooLarge": _code("Body over 4096 bytes", 413, "request body too large: at most 4096 bytes are accepted",
+                      _post(GEN, raw=_TOO_LARGE, shown=f"a {len(_TOO_LARGE):,}-byte JSON body")),
+})
+_register(("generateToken", "429"), {
+    "limited": _code("Over the caller's RATE_LIMIT", 429, "rate limit exceeded: retry in 60 s",
+                     _post(GEN, GEN_BODY, headers=WITH_KEY, env={**KEYS, "RATE_LIMIT": "1/min"},
+                           before=(_post(GEN, GEN_BODY, headers=WITH_KEY),),
+                           note="The caller's second request within the minute.")),
+})
+_register(("generateToken", "503"), {
+    "overloaded": _code("Load shedding", 503, "the service is overloaded: retry after the Retry-After delay "
+                        "(with random jitter)",
+                        _post(GEN, GEN_BODY, env={"MAX_INFLIGHT": "1", "TEST_HOLD_FILE": "<hold-file>"},
+                              while_busy=True, note="Sent while `MAX_INFLIGHT` token requests are in progress.")),
 })
 
 # the deprecated GET routes
@@ -449,6 +565,15 @@ _register(("healthz", "200"), {
                              before=(_post("/getToken", RTC_BODY),),
                              note="After one token request (which failed with 401 and a failed Redis call)."), 200),
 })
+_register(("readyz", "200"), {"ready": Example("Ready", {"status": "ready"}, _get("/readyz"), 200)})
+_register(("readyz", "503"), {
+    "storageDown": Example("Redis down with RATE_LIMIT_ON_STORAGE_ERROR=deny",
+                           {"status": "not ready", "reasons": ["rate_limit_storage"]},
+                           _get("/readyz", env={"RATE_LIMIT": "20/s", "RATE_LIMIT_STORAGE": DEAD_REDIS,
+                                                "RATE_LIMIT_ON_STORAGE_ERROR": "deny"},
+                                before=(_post("/getToken", RTC_BODY),),
+                                note="After one token request (answered 503: the storage failed)."), 503),
+})
 _register(("encryption", "200"), {
     "ok": Example("Fresh key material", {
         "secret": "9f2c1e0b7d4a8c6e5f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e",
@@ -460,11 +585,12 @@ _register(("metrics", "401"), {
                     _get("/metrics", env=METRICS_TOKEN_ENV)),
 })
 _register(("metrics", "429"), {
-    "tooManyFailures": _err("Ten failed attempts within a minute", 429,
-                            "too many failed METRICS_TOKEN attempts: retry in a minute",
-                            _get("/metrics", env=METRICS_TOKEN_ENV,
-                                 before=(_get("/metrics", headers={"Authorization": "Bearer wrong-token"}),) * 10,
-                                 note="After ten requests with a wrong token from the same address.")),
+    "tooManyFailures": Example("Ten failed attempts within a minute",
+                               {"error": "too many failed METRICS_TOKEN attempts: retry in 60 s"},
+                               _get("/metrics", env=METRICS_TOKEN_ENV,
+                                    before=(_get("/metrics", headers={"Authorization": "Bearer wrong-token"}),) * 10,
+                                    note="After ten requests with a wrong token from the same address; the "
+                                         "delay is the window's (about a minute)."), 429, exact=False),
 })
 #: /metrics: the text example (the examples test finds its HELP and TYPE lines verbatim in a real answer)
 METRICS_EXAMPLE = ("# HELP agora_token_tokens_issued_total Tokens issued, by type.\n"
@@ -532,6 +658,15 @@ SCHEMAS: dict[str, Any] = {
     "Pong": {
         "type": "object", "required": ["message"],
         "properties": {"message": {"type": "string", "const": "pong"}},
+    },
+    "Readiness": {
+        "type": "object", "required": ["status"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ready", "not ready"]},
+            "reasons": {"type": "array", "items": {"type": "string", "enum": [
+                "stopping", "draining", "rate_limit_storage", "jwks"]},
+                "description": "Why not ready (with `not ready` only)."},
+        },
     },
     "Health": {
         "type": "object", "required": ["status", "inflight"],
@@ -617,11 +752,97 @@ SCHEMAS: dict[str, Any] = {
                         "(`channel`, `uid`, `userId`, ...) and its privileges by readable name."),
         "required": ["type", "privileges"],
         "properties": {
-            "type": {"type": "string"},
+            "type": {"type": "string", "enum": ["rtc", "rtm", "streaming", "fpa", "chat", "fcdn", "apaas", "rtm2"]},
             "channel": {"type": "string"},
             "uid": {"type": "string"},
             "userId": {"type": "string"},
+            "account": {"type": "string", "description": "Streaming, FCDN."},
+            "roomUuid": {"type": "string", "description": "APaaS."},
+            "userUuid": {"type": "string", "description": "APaaS."},
+            "role": {"type": "integer", "description": "APaaS."},
+            "permissions": {"type": "object", "description": "RTM2: resource type -> permission -> resources.",
+                            "additionalProperties": {"type": "object",
+                                                     "additionalProperties": {"type": "array",
+                                                                              "items": {"type": "string"}}}},
             "privileges": {"type": "object", "additionalProperties": _ref("Privilege")},
+        },
+    },
+    "GenerateTokenRequest": {
+        "type": "object",
+        "description": ("The request of Agora's reference token server (`DynamicKey/AgoraDynamicKey/go/docker/"
+                        "server.go` in AgoraIO/Tools). Every field is optional; `null` is an absent field; unknown "
+                        "fields are ignored; the `Content-Type` is not checked. One token, its services in this "
+                        "order: RTC, RTM, FPA, Chat user, Chat app, APaaS user, APaaS app, then this service's "
+                        "extensions: RTM2, Streaming, FCDN, APaaS room user."),
+        "properties": {
+            "channelName": {"type": "string", "description": "Channel of the RTC, Streaming and FCDN services "
+                            "(at most 64 bytes; `CHANNEL_PATTERN`; a JWT's `channels` claim)."},
+            "uid": {"type": "string", "description": "RTC uid, RTM, RTM2 user, Streaming and FCDN account, as sent "
+                    "(not normalised: `\"007\"` stays `\"007\"`). A JSON number is an error."},
+            "tokenExpireTs": {"type": "integer", "minimum": 0, "maximum": U32_MAX, "default": 0,
+                              "description": "Token lifetime in seconds, and the privilege of RTM, RTM2, Chat and "
+                                             "APaaS (at most `MAX_EXPIRE`)."},
+            "privilegeExpireTs": {"type": "integer", "minimum": 0, "maximum": U32_MAX, "default": 0,
+                                  "description": "The RTC, Streaming and FCDN privileges' lifetime in seconds (0: "
+                                                 "the token's; at most `MAX_EXPIRE`)."},
+            "serviceRtc": {"type": "object", "properties": {
+                "enable": {"type": "boolean"},
+                "role": {"type": "integer", "description": "1: join and publish audio, video and data; any "
+                                                           "other: join only."}}},
+            "serviceRtm": {"type": "object", "properties": {"enable": {"type": "boolean"}}},
+            "serviceFpa": {"type": "object", "properties": {"enable": {"type": "boolean"}},
+                           "description": "An FPA login privilege of 0 (the token's lifetime applies)."},
+            "serviceChat": {"type": "object", "properties": {
+                "enableUser": {"type": "boolean"}, "enableApp": {"type": "boolean"},
+                "userUuid": {"type": "string"}}},
+            "serviceApaas": _ref("GenerateApaas"),
+            "serviceEducation": {**_ref("GenerateApaas"),
+                                 "description": "Another name for `serviceApaas` (send one of them)."},
+            "serviceRtm2": {"type": "object", "description": "Extension: RTM2 for `uid`, with resource permissions.",
+                            "properties": {
+                                "enable": {"type": "boolean"},
+                                "permissions": {"type": "object", "additionalProperties": False, "properties": {
+                                    name: _ref("GeneratePermission") for name in (
+                                        "messageChannels", "streamChannels", "groupChannels", "serverGroups",
+                                        "users")}}}},
+            "serviceStreaming": {"type": "object", "description": "Extension: media push for `channelName`, `uid`.",
+                                 "properties": {"enableMixStream": {"type": "boolean"},
+                                                "enableRawStream": {"type": "boolean"}}},
+            "serviceFcdn": {"type": "object", "description": "Extension: Fusion CDN for `channelName`, `uid`.",
+                            "properties": {"enablePublish": {"type": "boolean"}, "enablePlay": {"type": "boolean"}}},
+        },
+    },
+    "GenerateApaas": {
+        "type": "object", "description": "APaaS (Flexible Classroom): user, app and (extension) room-user privileges.",
+        "properties": {
+            "enableUser": {"type": "boolean"}, "enableApp": {"type": "boolean"},
+            "userUuid": {"type": "string"},
+            "enableRoomUser": {"type": "boolean", "description": "Extension: the room-user privilege."},
+            "roomUuid": {"type": "string"},
+            "role": {"type": "integer", "minimum": -32768, "maximum": 32767, "default": 0},
+        },
+    },
+    "GeneratePermission": {
+        "type": "object", "additionalProperties": False,
+        "properties": {"read": {"type": "array", "items": {"type": "string"}},
+                       "write": {"type": "array", "items": {"type": "string"}}},
+    },
+    "GenerateTokenResponse": {
+        "type": "object", "required": ["code", "message", "data"],
+        "properties": {
+            "code": {"type": "integer", "const": 0},
+            "message": {"type": "string", "const": "Success"},
+            "data": {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}},
+        },
+    },
+    "CodeError": {
+        "type": "object", "required": ["code", "message", "data"],
+        "description": ("Error body of `POST /token/generate`, as Agora's reference server writes it: `code` -2 "
+                        "for no service and a token that cannot be built, -1 for everything else."),
+        "properties": {
+            "code": {"type": "integer", "enum": [-1, -2]},
+            "message": {"type": "string", "description": "What is wrong, and what to fix."},
+            "data": {"type": "string", "const": ""},
         },
     },
     "VerifyTokenResponse": {
@@ -667,7 +888,8 @@ def _responses() -> dict[str, Any]:
                                  (*c, "OriginForbidden")),
         "Unauthorized": _resp("Authentication is on and the request carries no valid API key or JWT.", "Error",
                               (*c, "Unauthorized"), _WWW),
-        "TooManyRequests": _resp("Over the caller's `RATE_LIMIT`.", "Error", (*c, "TooManyRequests"), _RETRY),
+        "TooManyRequests": _resp("Over the caller's `RATE_LIMIT`, or `MAX_UNFINISHED_PER_CLIENT` requests of this "
+                                 "caller are still sending their body.", "Error", (*c, "TooManyRequests"), _RETRY),
         "Unavailable": _resp("Load shedding (`MAX_INFLIGHT`, `MAX_QUEUE_WAIT`), the rate-limit storage down with "
                              "`RATE_LIMIT_ON_STORAGE_ERROR=deny`, or the identity provider's keys (JWKS) "
                              "unreachable. Retry after `Retry-After` seconds, with jitter.", "Error",
@@ -678,6 +900,9 @@ def _responses() -> dict[str, Any]:
         "PayloadTooLarge": _resp("Request body above 4096 bytes.", "Error", (*c, "PayloadTooLarge")),
         "RequestTimeout": _resp("The request body did not arrive within `HTTP_BODY_TIMEOUT` (default 10 s).",
                                 "Error", (*c, "RequestTimeout")),
+        "UnsupportedEncoding": _resp("A `Content-Encoding` other than `identity`: bodies are taken uncompressed "
+                                     "(the connection is closed).", "Error", (*c, "UnsupportedEncoding"),
+                                     {"Accept-Encoding": {"description": "`identity`", "schema": {"type": "string"}}}),
         "LegacyForbidden": _resp("The `Origin` is not allowed (CORS), or the caller's JWT does not allow this "
                                  "token (`{\"status\": 403, \"error\": ...}`, as these routes write errors).",
                                  "Error", (*c, "LegacyForbidden")),
@@ -749,6 +974,16 @@ def _paths() -> dict[str, Any]:
                         "`jwks` (with `AUTH_JWKS_URL`): `ok`, `stale` or `unavailable`."),
         "responses": {"200": _resp("Healthy.", "Health", ("healthz", "200")), **origin},
     }}
+    readiness = {"200": _resp("Ready.", "Readiness", ("readyz", "200")),
+                 "503": _resp("Not ready, and why.", "Readiness", ("readyz", "503"))}
+    paths["/readyz"] = {"get": {
+        "operationId": "readyz", "tags": ["health"], "responses": {**readiness, **origin},
+        "summary": "Readiness check for load balancers (never authenticated, rate limited or shed).",
+        "description": ("`200` while this replica can issue tokens; `503` while it shuts down (`stopping`: "
+                        "from SIGTERM for `SHUTDOWN_DELAY`, still serving; `draining`) or cannot issue tokens "
+                        "(`rate_limit_storage`: down with `RATE_LIMIT_ON_STORAGE_ERROR=deny`; `jwks`: no keys "
+                        "from the identity provider). Take the replica out of rotation, do not restart it: "
+                        "`/healthz` is the liveness check.")}}
     paths["/getToken"] = {"post": {
         "operationId": "getToken", "tags": ["tokens"],
         "summary": "Build an RTC, RTM or Chat token (current API).",
@@ -764,7 +999,39 @@ def _paths() -> dict[str, Any]:
                          "Error", ("getToken", "403")),
             "408": _r("RequestTimeout"),
             "413": _r("PayloadTooLarge"),
+            "415": _r("UnsupportedEncoding"),
             "503": _r("Unavailable"),
+        },
+    }}
+    code = ("generateToken",)
+    paths["/token/generate"] = {"post": {
+        "operationId": "generateToken", "tags": ["tokens"],
+        "summary": "Build one token with any services, as Agora's reference token server.",
+        "description": ("Agora's reference token server's route, answered as it answers it, with the production "
+                        "settings applied as on every token route. Extensions: RTM2 with permissions, Streaming, "
+                        "FCDN and the APaaS room user. JWT callers: `uid` (and `userUuid`) must equal `sub` as "
+                        "written (`\"\"` and `\"0\"` only with `AUTH_JWT_ALLOW_ANY_UID` and `sub` `\"0\"`); "
+                        "app-level tokens (Chat app, APaaS app, FPA) are refused; a subscriber-only JWT asking for "
+                        "RTC role 1, Streaming or FCDN publish gets `403`; `channels` applies to `channelName`. "
+                        "Every error answers `{\"code\": -1 | -2, \"message\", \"data\": \"\"}`."),
+        "security": TOKEN_SECURITY,
+        "requestBody": {"required": True, "content": {JSON: {
+            "schema": _ref("GenerateTokenRequest"), "examples": _examples((*code, "request"))}}},
+        "responses": {
+            "200": _resp("The token.", "GenerateTokenResponse", (*code, "200")),
+            "400": _resp("A body that is not a JSON object of the right shape (`code` -1), no service enabled or a "
+                         "token that cannot be built (`code` -2), or a value against the policy (`code` -1).",
+                         "CodeError", (*code, "400")),
+            "401": _resp("Authentication is on and the request carries no valid API key or JWT.", "CodeError",
+                         (*code, "401"), _WWW),
+            "403": _resp("The `Origin` is not allowed (CORS), or the caller's JWT does not allow this token.",
+                         "CodeError", (*code, "403")),
+            "408": _resp("The request body did not arrive within `HTTP_BODY_TIMEOUT`.", "CodeError",
+                         (*code, "408")),
+            "413": _resp("Request body above 4096 bytes.", "CodeError", (*code, "413")),
+            "429": _resp("Over the caller's `RATE_LIMIT`.", "CodeError", (*code, "429"), _RETRY),
+            "503": _resp("Load shedding, the rate-limit storage down (deny mode) or the identity provider's keys "
+                         "unreachable.", "CodeError", (*code, "503"), _RETRY),
         },
     }}
     rtc_desc = "RTC token for a channel; `{role}`/`{tokenType}` as in the original service."
@@ -803,6 +1070,7 @@ def _paths() -> dict[str, Any]:
             **origin,
             "408": _r("RequestTimeout"),
             "413": _r("PayloadTooLarge"),
+            "415": _r("UnsupportedEncoding"),
             "503": _r("Unavailable"),
         },
     }}
@@ -874,7 +1142,7 @@ def build_spec(server_url: Optional[str] = None) -> dict[str, Any]:
         "info": {
             "title": "Agora token service",
             "version": _VERSION,
-            "summary": "Agora access tokens for RTC, RTM and Chat over HTTP.",
+            "summary": "Agora access tokens of every kind over HTTP.",
             "description": DESCRIPTION,
             "license": {"name": "MIT", "identifier": "MIT"},
         },

@@ -1,22 +1,37 @@
 """Token policy: the longest lifetime the service issues (``MAX_EXPIRE``) and
 an optional pattern every channel name must match (``CHANNEL_PATTERN``), plus
-:class:`TokenRequest`, what one token about to be signed is for (policy and
-authorisation are decided on exactly the values the token will carry).
+:class:`TokenRequest`, what one request asks for (every token, every service
+with its channel, user and privileges), which every token route parses its
+input into: policy and authorisation are decided on exactly the values the
+tokens will carry, by one function whatever the route
+(:meth:`server.issuing.Issuer.admit`).
 
 ``CHANNEL_PATTERN`` is evaluated with RE2 (google-re2), whose matching time is
 linear in the input: an operator's pattern can never stall a worker on a
 crafted channel name, as a backtracking engine can (``([a-z0-9]+-?)*`` took
 22 s on a 28-character name with Python's ``re``). Patterns RE2 does not
-support (backreferences, lookaround) are refused at start-up. Channel names
-are checked against Agora's 64-byte limit before the pattern runs.
+support (backreferences, lookaround) are refused at start-up. Every channel
+that goes into a token is checked against Agora's 64-byte limit first, then
+against the pattern, by one function (:func:`check_channel`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Union
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Optional, Union
 
-from agora_token.constants import MAX_CHANNEL_NAME_BYTES, U32_MAX
+from agora_token._validate import check_channel as check_channel_name
+from agora_token.constants import (
+    U32_MAX,
+    ApaasPrivilege,
+    ChatPrivilege,
+    FcdnPrivilege,
+    FpaPrivilege,
+    RtcPrivilege,
+    ServiceType,
+    StreamingPrivilege,
+)
 
 from .env import ConfigError, env_int, env_str
 
@@ -25,7 +40,12 @@ __all__ = [
     "PRODUCTION_VARIABLES",
     "PolicySettings",
     "PolicyViolation",
+    "RTC_JOIN",
+    "RTC_PUBLISH",
+    "ServiceGrant",
     "TokenRequest",
+    "TokenSpec",
+    "check_channel",
     "check_policy",
     "parse_policy_settings",
 ]
@@ -83,27 +103,104 @@ def parse_policy_settings(env: Mapping[str, str]) -> PolicySettings:
     return PolicySettings(max_expire=max_expire, channel_pattern=pattern)
 
 
+# --------------------------------------------------------------------------- the typed request
+
 Uid = Union[int, str]
+Permissions = Mapping[int, Mapping[int, Sequence[str]]]
+
+#: privileges that publish, by service type: a subscriber-only JWT gets none of them
+PUBLISH_PRIVILEGES: dict[int, frozenset[int]] = {
+    ServiceType.RTC: frozenset((RtcPrivilege.PUBLISH_AUDIO_STREAM, RtcPrivilege.PUBLISH_VIDEO_STREAM,
+                                RtcPrivilege.PUBLISH_DATA_STREAM)),
+    ServiceType.STREAMING: frozenset(StreamingPrivilege),
+    ServiceType.FCDN: frozenset((FcdnPrivilege.PUBLISH,)),
+}
+#: app-level privileges (a token for no user), by service type; every FPA token is one
+APP_PRIVILEGES: dict[int, frozenset[int]] = {
+    ServiceType.CHAT: frozenset((ChatPrivilege.APP,)),
+    ServiceType.APAAS: frozenset((ApaasPrivilege.APP,)),
+    ServiceType.FPA: frozenset(FpaPrivilege),
+}
+#: RTC privileges as plain ints (the core packs those fastest): a subscriber's (join) and a
+#: publisher's (join and publish audio, video and data)
+RTC_JOIN = (int(RtcPrivilege.JOIN_CHANNEL),)
+RTC_PUBLISH = tuple(map(int, RtcPrivilege))
+#: services whose user is a uid: a numeric 0, "" or "0" means any user
+UID_SERVICES = frozenset((ServiceType.RTC, ServiceType.RTM, ServiceType.RTM2, ServiceType.STREAMING,
+                          ServiceType.FCDN))
 
 
-@dataclass(frozen=True)
-class TokenRequest:
-    """What one token is for.
+class ServiceGrant(NamedTuple):
+    """One service a token will carry, with exactly the values it will carry.
 
-    ``kind``: ``rtc``, ``rtm``, ``chat`` or ``chat_app``. ``channel``: the
-    channel ('' / None: none). ``rtc_uid``: the RTC uid as the token carries it
-    (int, 0 = any user; or a user-account str), None when no RTC service.
-    ``user_ids``: RTM / chat user ids. ``publisher``: publisher privileges
-    asked for. ``expire``: the lifetime in seconds.
-    """
+    ``privileges``: privilege -> expire (seconds after issue). ``channel``:
+    RTC, Streaming and FCDN (None for the others). ``user``: the RTC uid or
+    the Streaming / FCDN account (an int is a numeric uid, 0 any user; a str
+    goes into the token as it is), the RTM, RTM2 or Chat user id, the APaaS
+    user uuid. ``room`` / ``role``: APaaS. ``permissions``: RTM2.
+    ``publish_optional``: a subscriber-only caller gets this service without
+    its publish privileges instead of a 403 (the stream channel of the
+    original routes' RTM tokens). ``checked_as``: a str ``user`` is held to
+    Agora's 255-byte limit for user accounts under this name when the token
+    is signed, as the library's builders hold it (the original's routes);
+    None: it goes into the token as sent (``/token/generate``)."""
 
-    kind: str
+    type: int
+    privileges: Mapping[int, int]
     channel: Optional[str] = None
-    rtc_uid: Optional[Uid] = None
-    user_ids: tuple[str, ...] = field(default_factory=tuple)
-    publisher: bool = False
-    expire: Optional[int] = None
+    user: Optional[Uid] = None
+    room: str = ""
+    role: int = -1
+    permissions: Optional[Permissions] = None
+    publish_optional: bool = False
+    checked_as: Optional[str] = None
 
+    @property
+    def publishes(self) -> bool:
+        publish = PUBLISH_PRIVILEGES.get(self.type)
+        return publish is not None and not publish.isdisjoint(self.privileges)
+
+    @property
+    def app_level(self) -> bool:
+        app = APP_PRIVILEGES.get(self.type)
+        return app is not None and not app.isdisjoint(self.privileges)
+
+    def without_publish(self) -> "ServiceGrant":
+        publish = PUBLISH_PRIVILEGES.get(self.type, frozenset())
+        return self._replace(privileges={p: e for p, e in self.privileges.items() if p not in publish})
+
+
+class TokenSpec(NamedTuple):
+    """One token: its services (in the order they are added), its lifetime
+    in seconds, and the key of the answer that carries it (``token``,
+    ``rtcToken``, ...)."""
+
+    key: str
+    expire: int
+    services: tuple[ServiceGrant, ...]
+
+
+class TokenRequest(NamedTuple):
+    """What one request asks for, whatever route it came by: the tokens
+    (``/rte/`` asks for two, every other route for one). Every route parses
+    its input into one; :meth:`server.issuing.Issuer.admit` checks it and
+    :meth:`server.issuing.Issuer.sign` signs it."""
+
+    tokens: tuple[TokenSpec, ...]
+
+    def grants(self) -> Iterator[ServiceGrant]:
+        for token in self.tokens:
+            yield from token.services
+
+    def for_subscriber(self) -> "TokenRequest":
+        """The request with its optional publish privileges removed."""
+        if not any(g.publish_optional and g.publishes for g in self.grants()):
+            return self
+        return TokenRequest(tuple(t._replace(services=tuple(
+            g.without_publish() if g.publish_optional else g for g in t.services)) for t in self.tokens))
+
+
+# --------------------------------------------------------------------------- the policy
 
 @dataclass(frozen=True)
 class PolicyViolation:
@@ -114,24 +211,38 @@ class PolicyViolation:
     reason: str = "policy"  # short label for metrics (e.g. forbidden_uid)
 
 
+def check_channel(settings: PolicySettings, channel: str) -> Optional[PolicyViolation]:
+    """The one channel rule, for every channel that goes into any token on
+    any route for any caller: Agora's 64-byte limit (the library's check: it
+    raises :class:`agora_token.InvalidParameterError` with the library's
+    message), then ``CHANNEL_PATTERN`` (a 400 :class:`PolicyViolation`)."""
+    check_channel_name(channel)
+    pattern = settings.channel_pattern
+    if pattern is not None and pattern.fullmatch(channel) is None:
+        return PolicyViolation(400, "channel name is not allowed by this server's channel "
+                                    "pattern (CHANNEL_PATTERN)")
+    return None
+
+
 def check_policy(settings: PolicySettings, req: TokenRequest,
                  default_expire: int) -> Optional[PolicyViolation]:
-    """None when ``req`` is within policy, else a 400 :class:`PolicyViolation`."""
+    """None when ``req`` is within policy, else a 400 :class:`PolicyViolation`:
+    every token's lifetime and every privilege's within ``MAX_EXPIRE`` (0 is
+    within it), then every channel by :func:`check_channel` (which raises
+    :class:`agora_token.InvalidParameterError` for a channel over 64 bytes)."""
     max_expire = settings.max_expire
-    if max_expire is not None and req.expire is not None and req.expire > max_expire:
-        hint = (f" (the default, when no expire is given, is {default_expire})"
-                if max_expire < default_expire else "")
-        return PolicyViolation(400, f"expire {req.expire} exceeds the maximum of {max_expire} "
-                                    f"seconds (MAX_EXPIRE): ask for at most {max_expire}{hint}")
-    pattern = settings.channel_pattern
-    if pattern is not None and req.channel is not None:
-        try:
-            too_long = len(req.channel.encode("utf-8")) > MAX_CHANNEL_NAME_BYTES
-        except UnicodeEncodeError:  # a lone surrogate
-            too_long = True
-        if too_long:
-            return None  # the library refuses it (400) before anything is signed
-        if pattern.fullmatch(req.channel) is None:
-            return PolicyViolation(400, "channel name is not allowed by this server's channel "
-                                        "pattern (CHANNEL_PATTERN)")
+    if max_expire is not None:
+        for token in req.tokens:
+            longest = max((e for g in token.services for e in g.privileges.values()), default=0)
+            expire = max(token.expire, longest)
+            if expire > max_expire:
+                hint = (f" (the default, when no expire is given, is {default_expire})"
+                        if max_expire < default_expire else "")
+                return PolicyViolation(400, f"expire {expire} exceeds the maximum of {max_expire} "
+                                            f"seconds (MAX_EXPIRE): ask for at most {max_expire}{hint}")
+    for grant in req.grants():
+        if grant.channel is not None:
+            violation = check_channel(settings, grant.channel)
+            if violation is not None:
+                return violation
     return None

@@ -31,6 +31,7 @@ _RTC = f"/{{channelName:{_S}}}/{{role:{_S}}}/{{tokenType:{_S}}}/{{rtcuid:{_S}}}/
 ROUTES: tuple[tuple[str, str, Target, bool, bool], ...] = (
     ("GET", "/ping", ops.ping, False, False),
     ("GET", "/healthz", ops.healthz, False, False),
+    ("GET", "/readyz", ops.readyz, False, False),
     ("GET", "/metrics", ops.metrics_endpoint, False, False),
     ("GET", "/openapi.json", openapi_handler, False, False),
     ("GET", "/docs", docs_handler, False, False),
@@ -42,9 +43,13 @@ ROUTES: tuple[tuple[str, str, Target, bool, bool], ...] = (
     ("GET", "/rte" + _RTC + f"{{rtmuid:{_S}}}/", "rte_get", True, True),
     ("GET", "/chat/app/", "chat_app_get", True, True),
     ("GET", f"/chat/account/{{chatid:{_S}}}/", "chat_user_get", True, True),
+    ("POST", "/token/generate", "token_generate", True, True),
     ("POST", "/verifyToken", verify.verify_token, True, True),
     ("GET", "/encryption", encryption.encryption, True, False),
 )
+
+#: the error body shape of a route whose family answers errors differently (RouteInfo.error_shape)
+ERROR_SHAPES = {"/token/generate": "code"}
 
 
 def _add(router: web.UrlDispatcher, method: str, path: str, handler: Handler,
@@ -64,7 +69,8 @@ def setup_routes(app: web.Application, state: ServiceState) -> None:
     for method, path, target, guarded, sheddable in ROUTES:
         handler: Handler = getattr(tokens, target) if isinstance(target, str) else target
         resource = _add(probe, method, path, handler, expect).resource
-        info = RouteInfo(resource.canonical if resource is not None else path, guarded, sheddable)
+        info = RouteInfo(resource.canonical if resource is not None else path, guarded, sheddable,
+                         ERROR_SHAPES.get(path, "error"))
         _add(app.router, method, path, wrap(handler, info), expect)
     app.router.add_route("*", "/{path:.*}", wrap(make_fallback(probe), None))
 

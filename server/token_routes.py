@@ -1,10 +1,16 @@
-"""The original service's token endpoints (``shared/spec/http-api.md``):
-``POST /getToken`` and the deprecated GET routes.
+"""The token endpoints (``shared/spec/http-api.md``): the original service's
+``POST /getToken`` and deprecated GET routes, and Agora's reference server's
+``POST /token/generate`` (parsed by :mod:`server.token_generate`).
+
+Each handler parses its input into one :class:`server.policy.TokenRequest`
+and hands it to the issuer (:meth:`server.issuing.Issuer.issue`: the one
+policy check, then the one builder); the handler only renders the answer.
 
 ``POST /getToken`` answers errors as ``{"error": "..."}``; the deprecated GET
 routes as ``{"status": 400, "message": "..."}`` for bad parameters and
 ``{"status": 400, "error": "..."}`` when the token cannot be built, like the
-original (its clients parse those keys).
+original (its clients parse those keys); ``POST /token/generate`` as
+``{"code": -1 | -2, "message": "...", "data": ""}``, like Agora's reference.
 """
 
 from __future__ import annotations
@@ -15,14 +21,15 @@ from typing import Any, Awaitable, Callable, Optional, Union
 from aiohttp import web
 
 from agora_token import InvalidParameterError, parse_uid
-from agora_token.constants import DEFAULT_EXPIRE, U32_MAX
+from agora_token.constants import DEFAULT_EXPIRE, U32_MAX, ChatPrivilege, RtcPrivilege, RtmPrivilege, ServiceType
 
-from .issuing import Issuer
 from .pipeline import read_body
-from .responses import IssueDenied, json_error, json_response, token_body, token_response
-from .state import CONTEXT, RequestContext, ServiceState
+from .policy import RTC_JOIN, RTC_PUBLISH, ServiceGrant, TokenRequest, TokenSpec
+from .responses import IssueDenied, json_error, json_response, shaped_error, token_body, token_response
+from .state import CONTEXT, ServiceState
+from .token_generate import CODE_NOT_BUILT, GenerateError, parse_generate
 
-__all__ = ["TokenRoutes"]
+__all__ = ["TokenRoutes", "chat_token", "rtc_request", "rtc_token", "rtm_token"]
 
 _TOKEN_TYPES = "rtc, rtm or chat"
 _EXAMPLE = '{"tokenType": "rtc", "channel": "test", "uid": "42", "role": "publisher"}'
@@ -41,6 +48,47 @@ def _check_rtm_user(user: str, what: str) -> str:
     if user == "" or user == "0":
         raise BadParameter(f"{what} must be a non-empty user id other than 0")
     return user
+
+
+# --------------------------------------------------------------------------- the original's tokens
+
+# privilege ids as plain ints: the core packs them fastest
+_STREAM = (int(RtcPrivilege.JOIN_CHANNEL), int(RtcPrivilege.PUBLISH_DATA_STREAM))
+_LOGIN, _CHAT_USER, _CHAT_APP = int(RtmPrivilege.LOGIN), int(ChatPrivilege.USER), int(ChatPrivilege.APP)
+
+
+def rtc_token(key: str, channel: str, uid: Union[int, str], publisher: bool, expire: int) -> TokenSpec:
+    """An RTC token: a numeric uid (0: any user) or a user account (at most
+    255 bytes when signed); join, and for a publisher publish audio, video
+    and data."""
+    privileges = dict.fromkeys(RTC_PUBLISH if publisher else RTC_JOIN, expire)
+    return TokenSpec(key, expire, (ServiceGrant(ServiceType.RTC, privileges, channel, uid,
+                                                checked_as="account" if type(uid) is str else None),))
+
+
+def rtc_request(key: str, channel: str, uid: Union[int, str], publisher: bool, expire: int) -> TokenRequest:
+    return TokenRequest((rtc_token(key, channel, uid, publisher, expire),))
+
+
+def rtm_token(key: str, user: str, expire: int, channel: str = "") -> TokenSpec:
+    """An RTM login token; a non-empty ``channel`` adds the stream channel's
+    RTC service (join and publish data, for the same user), as the original
+    does. Its publish privilege is optional: a subscriber-only caller gets
+    the stream channel with join only."""
+    services: tuple[ServiceGrant, ...] = (ServiceGrant(ServiceType.RTM, {_LOGIN: expire}, user=user,
+                                                       checked_as="user_id"),)
+    if channel:
+        services += (ServiceGrant(ServiceType.RTC, dict.fromkeys(_STREAM, expire), channel, user,
+                                  publish_optional=True),)
+    return TokenSpec(key, expire, services)
+
+
+def chat_token(key: str, user: str, expire: int) -> TokenSpec:
+    """A Chat user token, or the app token when ``user`` is empty."""
+    if not user:
+        return TokenSpec(key, expire, (ServiceGrant(ServiceType.CHAT, {_CHAT_APP: expire}),))
+    return TokenSpec(key, expire, (ServiceGrant(ServiceType.CHAT, {_CHAT_USER: expire}, user=user,
+                                                checked_as="user_id"),))
 
 
 # --------------------------------------------------------------------------- POST /getToken
@@ -97,14 +145,15 @@ def _rtc_uid(uid: Union[str, int]) -> Union[str, int]:
     return uid
 
 
-def _issue(issuer: Issuer, ctx: Optional[RequestContext], data: dict[str, Any]) -> str:
+def _parse_get_token(data: dict[str, Any]) -> TokenRequest:
+    """The body of ``POST /getToken`` as a request for one token."""
     kind = data.get("tokenType")
     if kind == "rtc":  # the usual request, checked inline
         channel, uid, role, expire = data.get("channel"), data.get("uid"), data.get("role"), data.get("expire")
         if (type(channel) is str and channel and type(uid) is str and uid.isdigit() and len(uid) < 10
                 and uid.isascii() and (role is None or type(role) is str)
                 and (expire is None or type(expire) is int and 0 < expire <= U32_MAX)):
-            return issuer.rtc(ctx, channel, int(uid), role == "publisher", expire or DEFAULT_EXPIRE)
+            return rtc_request("token", channel, int(uid), role == "publisher", expire or DEFAULT_EXPIRE)
     if kind is None or kind == "":
         raise BadParameter(f"missing tokenType: use {_TOKEN_TYPES}")
     if type(kind) is not str:
@@ -118,16 +167,15 @@ def _issue(issuer: Issuer, ctx: Optional[RequestContext], data: dict[str, Any]) 
             raise BadParameter("missing channel (required for rtc tokens)")
         if uid == "":
             raise BadParameter('missing uid (required for rtc tokens; "0" means any user)')
-        return issuer.rtc(ctx, channel, _rtc_uid(uid), role == "publisher", expire)
+        return rtc_request("token", channel, _rtc_uid(uid), role == "publisher", expire)
     if kind == "rtm":
         channel = _opt_str(data, "channel")
         if uid == "":
             raise BadParameter("missing uid (required for rtm tokens)")
-        return issuer.rtm(ctx, _check_rtm_user(str(uid), "uid (for rtm tokens)"), expire, channel)
+        return TokenRequest((rtm_token("token", _check_rtm_user(str(uid), "uid (for rtm tokens)"), expire,
+                                       channel),))
     if kind == "chat":
-        if uid == "":
-            return issuer.chat_app(ctx, expire)
-        return issuer.chat_user(ctx, str(uid), expire)
+        return TokenRequest((chat_token("token", str(uid), expire),))
     raise BadParameter(f"unsupported tokenType {_shown(kind)}: use {_TOKEN_TYPES}")
 
 
@@ -160,38 +208,39 @@ def _path_uid(token_type: str, text: str) -> Union[int, str]:
     raise BadParameter(f"unknown tokenType {_shown(token_type)}: use uid or userAccount")
 
 
-def _rtc(issuer: Issuer, ctx: Optional[RequestContext], mi: Any, expire: int) -> list[tuple[str, str]]:
+def _rtc(mi: Any, expire: int) -> TokenRequest:
     uid = _path_uid(mi["tokenType"], mi["rtcuid"])
-    return [("rtcToken", issuer.rtc(ctx, mi["channelName"], uid, mi["role"] == "publisher", expire))]
+    return rtc_request("rtcToken", mi["channelName"], uid, mi["role"] == "publisher", expire)
 
 
-def _rtm(issuer: Issuer, ctx: Optional[RequestContext], mi: Any, expire: int) -> list[tuple[str, str]]:
-    return [("rtmToken", issuer.rtm(ctx, _check_rtm_user(mi["rtmuid"], "rtmuid"), expire))]
+def _rtm(mi: Any, expire: int) -> TokenRequest:
+    return TokenRequest((rtm_token("rtmToken", _check_rtm_user(mi["rtmuid"], "rtmuid"), expire),))
 
 
-def _rte(issuer: Issuer, ctx: Optional[RequestContext], mi: Any, expire: int) -> list[tuple[str, str]]:
+def _rte(mi: Any, expire: int) -> TokenRequest:
     uid = _path_uid(mi["tokenType"], mi["rtcuid"])
     # the RTM user is :rtmuid, or :rtcuid as written; "", "0" and uid 0 ("000") are refused
     rtm_user = mi.get("rtmuid") or mi["rtcuid"]
     if rtm_user == "" or rtm_user == "0" or (not mi.get("rtmuid") and uid == 0):
         raise BadParameter("no RTM user: give rtmuid (/rte/:channelName/:role/:tokenType/:rtcuid/:rtmuid/) "
                            "or an rtcuid other than empty or 0")
-    rtc, rtm = issuer.rte(ctx, mi["channelName"], uid, mi["role"] == "publisher", rtm_user, expire)
-    return [("rtcToken", rtc), ("rtmToken", rtm)]
+    channel = mi["channelName"]
+    return TokenRequest((rtc_token("rtcToken", channel, uid, mi["role"] == "publisher", expire),
+                         rtm_token("rtmToken", rtm_user, expire, channel)))
 
 
-def _chat_app(issuer: Issuer, ctx: Optional[RequestContext], mi: Any, expire: int) -> list[tuple[str, str]]:
-    return [("chatToken", issuer.chat_app(ctx, expire))]
+def _chat_app(mi: Any, expire: int) -> TokenRequest:
+    return TokenRequest((chat_token("chatToken", "", expire),))
 
 
-def _chat_user(issuer: Issuer, ctx: Optional[RequestContext], mi: Any, expire: int) -> list[tuple[str, str]]:
+def _chat_user(mi: Any, expire: int) -> TokenRequest:
     user = mi["chatid"]
     if not user:
         raise BadParameter("chatid must not be empty")
-    return [("chatToken", issuer.chat_user(ctx, user, expire))]
+    return TokenRequest((chat_token("chatToken", user, expire),))
 
 
-Issue = Callable[[Issuer, Optional[RequestContext], Any, int], list[tuple[str, str]]]
+Parse = Callable[[Any, int], TokenRequest]
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
@@ -217,22 +266,41 @@ class TokenRoutes:
         if type(data) is not dict:
             return json_error(400, "request body must be a JSON object")
         try:
-            token = _issue(self.issuer, request[CONTEXT] if self.with_context else None, data)
+            tokens = self.issuer.issue(request[CONTEXT] if self.with_context else None, _parse_get_token(data))
         except (BadParameter, InvalidParameterError) as exc:
             return json_error(400, str(exc))
         except IssueDenied as exc:
             return json_error(exc.status, exc.message, exc.headers)
-        return token_response("token", token)
+        return token_response("token", tokens[0][1])
 
-    def _legacy(self, what: str, issue: Issue) -> Handler:
+    async def token_generate(self, request: web.Request) -> web.Response:
+        """``POST /token/generate``, as Agora's reference token server answers it."""
+        body = await read_body(request)
+        try:
+            req = parse_generate(body)
+            req = self.issuer.admit(request[CONTEXT] if self.with_context else None, req)
+        except GenerateError as exc:
+            return json_response({"code": exc.code, "message": exc.message, "data": ""}, 400)
+        except InvalidParameterError as exc:
+            return shaped_error("code", 400, str(exc))
+        except IssueDenied as exc:
+            return shaped_error("code", exc.status, exc.message, exc.headers)
+        try:
+            tokens = self.issuer.sign(req)
+        except InvalidParameterError as exc:
+            return json_response({"code": CODE_NOT_BUILT, "message": f"the token cannot be built: {exc}",
+                                  "data": ""}, 400)
+        return json_response({"code": 0, "message": "Success", "data": {"token": tokens[0][1]}})
+
+    def _legacy(self, what: str, parse: Parse) -> Handler:
         """A deprecated GET route: the expiry query and the original's three error styles."""
         issuer = self.issuer
         with_context = self.with_context
 
         async def handler(request: web.Request) -> web.Response:
             try:
-                tokens = issue(issuer, request[CONTEXT] if with_context else None, request.match_info,
-                               _expiry(request))
+                tokens = issuer.issue(request[CONTEXT] if with_context else None,
+                                      parse(request.match_info, _expiry(request)))
             except BadParameter as exc:
                 return json_response({"status": 400, "message": f"Error Generating {what} token: {exc}"}, 400)
             except InvalidParameterError as exc:

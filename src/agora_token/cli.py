@@ -1,7 +1,9 @@
 """``agora-token``: build and inspect Agora access tokens from the command line.
 
-Subcommands ``rtc``, ``rtm``, ``chat`` and ``rte`` print a token (or, with
-``--json``, a JSON object keyed like the token service's responses);
+Subcommands ``rtc``, ``rtm``, ``chat``, ``rte``, ``rtm2``, ``streaming``,
+``fcdn``, ``fpa`` and ``apaas`` (every kind the token service issues) print a
+token (or, with ``--json``, a JSON object keyed like the token service's
+responses);
 ``inspect`` shows what a token grants and, with the app certificate, whether
 its signature is valid.
 
@@ -22,23 +24,36 @@ from datetime import datetime, timezone
 from typing import IO, Any, Callable, NoReturn
 
 from . import __version__, _backend
-from ._validate import parse_uid
+from ._validate import check_channel, parse_uid
+from .access_token import AccessToken
 from .builders import (
+    ApaasTokenBuilder,
     RtcTokenBuilder,
     RtmTokenBuilder,
     chat_app_token,
     chat_user_token,
     rtm_token,
 )
-from .constants import DEFAULT_EXPIRE, MAX_TOKEN_LENGTH, Role
-from .description import TokenDescription, describe_token
+from .constants import (
+    DEFAULT_EXPIRE,
+    MAX_TOKEN_LENGTH,
+    FcdnPrivilege,
+    FpaPrivilege,
+    Role,
+    Rtm2Privilege,
+    StreamingPrivilege,
+)
+from .description import PERMISSION_NAMES, RESOURCE_NAMES, TokenDescription, describe_token
 from .errors import AgoraTokenError, InvalidTokenError
+from .services import Service, ServiceFcdn, ServiceFpa, ServiceRtm2, ServiceStreaming
 
 __all__ = ["humanize_delta", "main", "render_text", "version_text"]
 
 PROG = "agora-token"
 
 EXIT_OK = 0
+#: the lifetime of Agora's FPA tokens (FpaTokenBuilder)
+FPA_EXPIRE = 86400
 EXIT_INVALID_SIGNATURE = 1
 EXIT_USAGE = 2
 
@@ -165,7 +180,7 @@ def render_text(desc: TokenDescription, signature: dict[str, Any], now: float) -
     for i, svc in enumerate(desc.services, 1):
         kind = f"service type {svc.type}" if desc.version == "007" else "006 privileges"
         lines.append(f"[{i}] {svc.name} ({kind})")
-        for key, value in svc.json_fields(detail=True, raw_uid=True).items():
+        for key, value in svc.json_fields(raw_uid=True).items():
             lines.append(f"    {key:<12}{_field_text(key, value)}")
         lines.append("    privileges")
         if not svc.privileges:
@@ -261,6 +276,78 @@ def cmd_rte(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     return _emit(args, out, {"rtcToken": rtc, "rtmToken": rtm})
 
 
+def _token(app_id: str, cert: str, expire: int, service: Service) -> str:
+    return AccessToken(app_id, cert, expire=expire).add_service(service).build()
+
+
+_RESOURCES = {name: kind for kind, name in RESOURCE_NAMES.items()}
+_PERMISSIONS = {name: kind for kind, name in PERMISSION_NAMES.items()}
+
+
+def _permission(text: str) -> tuple[int, int, list[str]]:
+    """``RESOURCE:PERMISSION:NAME[,NAME...]`` (the names may be empty: an empty list)."""
+    parts = text.split(":", 2)
+    if len(parts) != 3 or parts[0] not in _RESOURCES or parts[1] not in _PERMISSIONS:
+        raise UsageError(f"--permission {text[:60]!r}: use RESOURCE:PERMISSION:NAME[,NAME...] with RESOURCE one of "
+                         f"{', '.join(_RESOURCES)} and PERMISSION read or write")
+    return _RESOURCES[parts[0]], _PERMISSIONS[parts[1]], [n for n in parts[2].split(",") if n]
+
+
+def cmd_rtm2(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    app_id, cert = _credentials(args, err)
+    permissions: dict[int, dict[int, list[str]]] = {}
+    for text in args.permission:
+        resource, permission, names = _permission(text)
+        permissions.setdefault(resource, {}).setdefault(permission, []).extend(names)
+    rtm2 = ServiceRtm2(args.user, permissions)
+    rtm2.add_privilege(Rtm2Privilege.LOGIN, args.expire)
+    return _emit(args, out, {"rtm2Token": _token(app_id, cert, args.expire, rtm2)})
+
+
+def _channel_service(args: argparse.Namespace, err: IO[str], service: Service,
+                     flags: Sequence[tuple[str, int]]) -> tuple[str, str, Service]:
+    app_id, cert = _credentials(args, err)
+    chosen = [privilege for flag, privilege in flags if getattr(args, flag)]
+    if not chosen:
+        raise UsageError("no privilege: pass " + " and/or ".join("--" + f.replace("_", "-") for f, _ in flags))
+    for privilege in chosen:
+        service.add_privilege(privilege, args.expire)
+    return app_id, cert, service
+
+
+def cmd_streaming(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    app_id, cert, svc = _channel_service(args, err, ServiceStreaming(check_channel(args.channel), args.account), (
+        ("mix_stream", StreamingPrivilege.PUBLISH_MIX_STREAM), ("raw_stream", StreamingPrivilege.PUBLISH_RAW_STREAM)))
+    return _emit(args, out, {"streamingToken": _token(app_id, cert, args.expire, svc)})
+
+
+def cmd_fcdn(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    app_id, cert, svc = _channel_service(args, err, ServiceFcdn(check_channel(args.channel), args.account), (
+        ("publish", FcdnPrivilege.PUBLISH), ("play", FcdnPrivilege.PLAY)))
+    return _emit(args, out, {"fcdnToken": _token(app_id, cert, args.expire, svc)})
+
+
+def cmd_fpa(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    app_id, cert = _credentials(args, err)
+    fpa = ServiceFpa()
+    fpa.add_privilege(FpaPrivilege.LOGIN, 0)  # as Agora's FpaTokenBuilder: the token's expiry applies
+    return _emit(args, out, {"fpaToken": _token(app_id, cert, args.expire, fpa)})
+
+
+def cmd_apaas(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    app_id, cert = _credentials(args, err)
+    if args.room is not None:
+        if args.user is None:
+            raise UsageError("--room needs --user (a room-user token)")
+        token = ApaasTokenBuilder.build_room_user_token(app_id, cert, args.room, args.user, args.role,
+                                                        args.expire)
+    elif args.user is not None:
+        token = ApaasTokenBuilder.build_user_token(app_id, cert, args.user, args.expire)
+    else:
+        token = ApaasTokenBuilder.build_app_token(app_id, cert, args.expire)
+    return _emit(args, out, {"apaasToken": token})
+
+
 def _read_token(arg: str, stdin: IO[str]) -> str:
     if arg == "-":
         text = stdin.read(MAX_TOKEN_LENGTH + 16)
@@ -307,6 +394,11 @@ examples:
   {PROG} rtm --user alice --channel lobby              # RTM token + stream channel
   {PROG} chat                                          # Chat app token
   {PROG} rte --channel lobby --uid 42 --json           # RTC + RTM tokens
+  {PROG} rtm2 --user alice --permission messageChannels:read:lobby
+  {PROG} streaming --channel lobby --account 42 --raw-stream
+  {PROG} fcdn --channel lobby --account 42 --play
+  {PROG} fpa                                           # FPA token, 24 hours
+  {PROG} apaas --room class-1 --user alice --role 2    # APaaS room user (+ RTM + Chat)
   {PROG} inspect 007eJxTY...                           # what does this token grant?
   echo "$TOKEN" | {PROG} inspect - --json
 
@@ -373,6 +465,54 @@ def build_parser() -> _Parser:
     p.add_argument("--rtm-user", help="RTM user id (default: --uid as written)")
     p.add_argument("--role", choices=("publisher", "subscriber"), default="publisher", help=role_help)
     p.set_defaults(func=cmd_rte)
+
+    p = add("rtm2", "Build an RTM token with resource permissions (RTM2, service type 8).",
+            f"examples:\n  {PROG} rtm2 --user alice\n"
+            f"  {PROG} rtm2 --user alice --permission messageChannels:read:lobby,news "
+            "--permission users:write:bob\n"
+            f"  {PROG} rtm2 --user alice --permission streamChannels:write:   # an empty list\n",
+            [creds, common])
+    p.add_argument("--user", required=True, help="RTM user id")
+    p.add_argument("--permission", action="append", default=[], metavar="RESOURCE:PERMISSION:NAMES",
+                   help=f"grant PERMISSION (read, write) on the comma-separated NAMES of RESOURCE "
+                        f"({', '.join(RESOURCE_NAMES.values())}); repeatable")
+    p.set_defaults(func=cmd_rtm2)
+
+    def channel_account(p: _Parser) -> None:
+        p.add_argument("--channel", required=True, help="channel name (at most 64 bytes)")
+        p.add_argument("--account", required=True, help="uid or user account, as it goes into the token")
+
+    p = add("streaming", "Build a media push (Streaming) token for a channel and an account.",
+            f"examples:\n  {PROG} streaming --channel lobby --account 42 --mix-stream --raw-stream\n",
+            [creds, common])
+    channel_account(p)
+    p.add_argument("--mix-stream", action="store_true", help="privilege publishMixStream")
+    p.add_argument("--raw-stream", action="store_true", help="privilege publishRawStream")
+    p.set_defaults(func=cmd_streaming)
+
+    p = add("fcdn", "Build a Fusion CDN token for a channel and an account.",
+            f"examples:\n  {PROG} fcdn --channel lobby --account 42 --publish --play\n", [creds, common])
+    channel_account(p)
+    p.add_argument("--publish", action="store_true", help="privilege publish")
+    p.add_argument("--play", action="store_true", help="privilege play")
+    p.set_defaults(func=cmd_fcdn)
+
+    p = add("fpa", "Build an FPA (Fast Packet Acceleration) token (login, no limit of its own).",
+            f"examples:\n  {PROG} fpa\n  {PROG} fpa --expire 3600\n", [creds])
+    # its own --expire: Agora's FpaTokenBuilder issues FPA tokens for 24 hours
+    p.add_argument("--expire", type=int, default=FPA_EXPIRE, metavar="SECONDS",
+                   help=f"token lifetime in seconds (default: {FPA_EXPIRE})")
+    p.add_argument("--json", action="store_true", help="print JSON, keyed like the token service")
+    p.set_defaults(func=cmd_fpa)
+
+    p = add("apaas", "Build an APaaS (Flexible Classroom) token: a room-user token with --room and --user "
+            "(with RTM and Chat for the user, as Agora's builder), a user token with --user, else an app token.",
+            f"examples:\n  {PROG} apaas --room class-1 --user alice --role 2\n  {PROG} apaas --user alice\n"
+            f"  {PROG} apaas                    # app token\n", [creds, common])
+    p.add_argument("--room", help="room uuid (a room-user token)")
+    p.add_argument("--user", help="user uuid")
+    p.add_argument("--role", type=int, default=-1, help="the user's role in the room (default: -1)")
+    p.set_defaults(func=cmd_apaas)
 
     p = add("inspect", "Show what a token grants and, with the certificate, whether its signature is valid.",
             f"examples:\n  {PROG} inspect 007eJxTY...\n"

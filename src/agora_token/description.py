@@ -45,7 +45,8 @@ from .constants import Legacy006Privilege, PermissionType, ResourceType, RtmPriv
 from .legacy import AccessToken006, verify_006
 from .tokens import parse
 
-__all__ = ["PrivilegeDescription", "ServiceDescription", "TokenDescription", "camel", "describe_token", "iso"]
+__all__ = ["PERMISSION_NAMES", "RESOURCE_NAMES", "PrivilegeDescription", "ServiceDescription", "TokenDescription",
+           "camel", "describe_token", "iso"]
 
 _RTM_LOGIN_006 = int(Legacy006Privilege.RTM_LOGIN)
 
@@ -98,18 +99,16 @@ class ServiceDescription:
     fields: dict[str, Any]
     privileges: tuple[PrivilegeDescription, ...]
 
-    def json_fields(self, detail: bool = False, *, raw_uid: bool = False) -> dict[str, Any]:
+    def json_fields(self, *, raw_uid: bool = False) -> dict[str, Any]:
         """The fields by their JSON names, in layout order: uid "" (any user)
-        shown as "0" unless ``raw_uid``; RTM2 permissions, readable, only with
-        ``detail``."""
+        shown as "0" unless ``raw_uid``; RTM2 permissions readable
+        (:data:`RESOURCE_NAMES`, :data:`PERMISSION_NAMES`)."""
         out: dict[str, Any] = {}
         for f in LAYOUTS[self.type].fields:
             if f.name not in self.fields:
                 continue
             value = self.fields[f.name]
             if f.kind == PERMISSIONS:
-                if not detail:
-                    continue
                 value = _permissions_readable(value)
             elif f.json_name == "uid" and value == "" and not raw_uid:
                 value = "0"  # 0: any user
@@ -156,8 +155,10 @@ class TokenDescription:
         ``{"version", "appId", "issuedAt", "expiresAt", "expired", "services":
         [{"type": "rtc", "channel": ..., "uid": ..., "privileges": {"joinChannel":
         {"expire": 3600, "expiresAt": "...Z" | null}}}]}`` (uid "" shown as "0").
+        Every service kind shows all its fields (RTM2: ``permissions``,
+        ``{"messageChannels": {"read": [...], "write": [...]}, ...}``).
         ``detail=True`` adds raw numbers (``issueTs``, ``expiresTs``, ids,
-        ``typeId``, 006 ``ts`` and CRCs, RTM2 ``permissions``), as the CLI prints."""
+        ``typeId``, 006 ``ts`` and CRCs), as the CLI prints."""
         out: dict[str, Any] = {
             "version": self.version, "appId": self.app_id, "issuedAt": iso(self.issue_ts),
             "expiresAt": iso(self.expires_at), "expired": self.expired(now),
@@ -175,7 +176,7 @@ def _service_json(svc: ServiceDescription, detail: bool) -> dict[str, Any]:
     entry: dict[str, Any] = {"type": svc.name}
     if detail:
         entry["typeId"] = svc.type
-    entry.update(svc.json_fields(detail))
+    entry.update(svc.json_fields())
     privileges: dict[str, Any] = {}
     for p in svc.privileges:
         item: dict[str, Any] = {"expire": p.expire, "expiresAt": iso(p.expires_at)}
@@ -186,11 +187,21 @@ def _service_json(svc: ServiceDescription, detail: bool) -> dict[str, Any]:
     return entry
 
 
+#: readable names of RTM2 resource and permission types (as ``POST /token/generate`` takes them)
+RESOURCE_NAMES: dict[int, str] = {
+    ResourceType.MESSAGE_CHANNEL: "messageChannels", ResourceType.STREAM_CHANNEL: "streamChannels",
+    ResourceType.GROUP_CHANNEL: "groupChannels", ResourceType.SERVER_GROUP: "serverGroups",
+    ResourceType.USER: "users",
+}
+assert set(RESOURCE_NAMES) == set(ResourceType)
+PERMISSION_NAMES: dict[int, str] = {p: camel(p.name) for p in PermissionType}  # read, write
+
+
 def _permissions_readable(perms: Any) -> dict[str, dict[str, list[str]]]:
     out: dict[str, dict[str, list[str]]] = {}
     for rtype, inner in perms.items():
-        rname = _name(ResourceType, rtype) or f"resource{rtype}"
-        out[rname] = {(_name(PermissionType, p) or f"permission{p}"): list(r) for p, r in inner.items()}
+        rname = RESOURCE_NAMES.get(rtype, f"resource{rtype}")
+        out[rname] = {PERMISSION_NAMES.get(p, f"permission{p}"): list(r) for p, r in inner.items()}
     return out
 
 

@@ -106,6 +106,75 @@ def test_rte_labelled_and_json() -> None:
     assert any(isinstance(s, ServiceRtm) and s.user_id == "alice" for s in rtm_services)
 
 
+def services_of(out: str, key: str) -> list[tuple[Any, ...]]:
+    body = json.loads(out)
+    assert list(body) == [key]
+    assert verify(body[key], CERT)
+    t = parse(body[key])
+    return [(s.type, s.privileges, *(getattr(s, n) for n in s.field_names)) for s in t.services]
+
+
+def test_rtm2_with_permissions() -> None:
+    code, out, err = run(["rtm2", "--user", "alice", "--expire", "60", "--json",
+                          "--permission", "messageChannels:read:lobby,news", "--permission", "users:write:bob",
+                          "--permission", "streamChannels:write:", "--permission", "messageChannels:read:more"])
+    assert code == 0, err
+    assert services_of(out, "rtm2Token") == [(8, {1: 60}, "alice", {0: {0: ["lobby", "news", "more"]},
+                                                                      4: {1: ["bob"]}, 1: {1: []}})]
+    code, out, _ = run(["rtm2", "--user", "alice", "--json"])
+    assert services_of(out, "rtm2Token") == [(8, {1: 3600}, "alice", {})]
+
+
+@pytest.mark.parametrize("args, key, expected", [
+    (["streaming", "--channel", "c", "--account", "42", "--mix-stream"], "streamingToken", (3, {1: 3600}, "c", "42")),
+    (["streaming", "--channel", "c", "--account", "alice", "--mix-stream", "--raw-stream", "--expire", "9"],
+     "streamingToken", (3, {1: 9, 2: 9}, "c", "alice")),
+    (["fcdn", "--channel", "c", "--account", "42", "--play"], "fcdnToken", (6, {2: 3600}, "c", "42")),
+    (["fcdn", "--channel", "c", "--account", "42", "--publish", "--play"], "fcdnToken",
+     (6, {1: 3600, 2: 3600}, "c", "42")),
+    (["fpa"], "fpaToken", (4, {1: 0})),
+    (["apaas", "--user", "alice", "--expire", "5"], "apaasToken", (7, {2: 5}, "", "alice", -1)),
+    (["apaas"], "apaasToken", (7, {3: 3600}, "", "", -1)),
+])
+def test_every_kind_the_service_issues(args: list[str], key: str, expected: tuple[Any, ...]) -> None:
+    code, out, err = run([*args, "--json"])
+    assert code == 0, err
+    assert services_of(out, key) == [expected]
+
+
+def test_fpa_lasts_24_hours_by_default() -> None:
+    code, out, _ = run(["fpa"])
+    assert code == 0 and parse(only_line(out)).expire == 86400
+    code, out, _ = run(["fpa", "--expire", "60"])
+    assert parse(only_line(out)).expire == 60
+    code, out, _ = run(["rtc", "--channel", "c", "--uid", "1"])  # the other commands keep their default
+    assert parse(only_line(out)).expire == 3600
+
+
+def test_apaas_room_user_token() -> None:
+    import hashlib
+
+    code, out, err = run(["apaas", "--room", "class-1", "--user", "alice", "--role", "2", "--expire", "60", "--json"])
+    assert code == 0, err
+    assert services_of(out, "apaasToken") == [(2, {1: 60}, "alice"),
+                                              (5, {1: 60}, hashlib.md5(b"alice").hexdigest()),
+                                              (7, {1: 60}, "class-1", "alice", 2)]
+
+
+def test_inspect_shows_every_kind() -> None:
+    for args in (["rtm2", "--user", "a", "--permission", "users:read:b"],
+                 ["streaming", "--channel", "c", "--account", "1", "--raw-stream"],
+                 ["fcdn", "--channel", "c", "--account", "1", "--play"], ["fpa"], ["apaas"]):
+        code, out, _ = run(args)
+        code, shown, err = run(["inspect", only_line(out)])
+        assert code == 0 and "signature  valid" in shown, err
+        assert f"[1] {args[0]} (service type" in shown
+        assert "privilege" not in shown.split("privileges", 1)[1].replace("privileges", "")  # every name known
+    code, out, _ = run(["rtm2", "--user", "a", "--permission", "users:read:b"])
+    code, shown, _ = run(["inspect", only_line(out), "--json"])
+    assert json.loads(shown)["services"][0]["permissions"] == {"users": {"read": ["b"]}}
+
+
 def test_rte_uid_zero_needs_rtm_user() -> None:
     code, out, err = run(["rte", "--channel", "lobby", "--uid", "0"])
     assert code == 2 and out == ""
@@ -139,6 +208,16 @@ def test_missing_credentials(monkeypatch: pytest.MonkeyPatch, env: str, flag: st
     (["rtm", "--user", ""], "user_id"),
     (["rtc", "--channel", "c", "--uid", "1", "--app-id", "nothex"], "app_id"),
     (["nope"], "invalid choice"),
+    (["rtm2", "--user", "a", "--permission", "channels:read:x"], "RESOURCE:PERMISSION:NAME"),
+    (["rtm2", "--user", "a", "--permission", "users:admin:x"], "PERMISSION read or write"),
+    (["rtm2", "--user", "a", "--permission", "users"], "RESOURCE:PERMISSION:NAME"),
+    (["streaming", "--channel", "c", "--account", "1"], "--mix-stream and/or --raw-stream"),
+    (["streaming", "--channel", "x" * 65, "--account", "1", "--mix-stream"], "64"),
+    (["fcdn", "--channel", "c", "--account", "1"], "--publish and/or --play"),
+    (["fcdn", "--channel", "c", "--account", "1", "--play", "--expire", "-1"], "expire"),
+    (["fpa", "--expire", "-1"], "expire"),
+    (["apaas", "--room", "r"], "--room needs --user"),
+    (["apaas", "--room", "r", "--user", "u", "--role", "40000"], "role"),
 ])
 def test_bad_input_is_one_line_exit_2(args: list[str], needle: str) -> None:
     code, out, err = run(args)
@@ -155,7 +234,8 @@ def test_no_command_prints_help_exit_2() -> None:
     assert code == 2 and "usage:" in err
 
 
-@pytest.mark.parametrize("cmd", [[], ["rtc"], ["rtm"], ["chat"], ["rte"], ["inspect"]])
+@pytest.mark.parametrize("cmd", [[], ["rtc"], ["rtm"], ["chat"], ["rte"], ["rtm2"], ["streaming"], ["fcdn"], ["fpa"],
+                                 ["apaas"], ["inspect"]])
 def test_help_everywhere_with_examples(cmd: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*cmd, "--help"]) == 0
     out = capsys.readouterr().out

@@ -60,13 +60,40 @@ def test_007_json_is_the_verify_token_shape() -> None:
         {"type": "chat", "userId": "", "privileges": {"app": {"expire": 600, "expiresAt": iso(T0 + 600)}}},
         {"type": "apaas", "roomUuid": "r", "userUuid": "u", "role": 2,
          "privileges": {"roomUser": {"expire": 1, "expiresAt": iso(T0 + 1)}}},
-        {"type": "rtm2", "userId": "al", "privileges": {"login": {"expire": 1, "expiresAt": iso(T0 + 1)}}},
+        {"type": "rtm2", "userId": "al", "permissions": {"messageChannels": {"read": ["n"]}},
+         "privileges": {"login": {"expire": 1, "expiresAt": iso(T0 + 1)}}},
     ]
     detail = at.describe_token(token).to_json(T0, detail=True)
     assert detail["services"][0]["typeId"] == 1 and detail["issueTs"] == T0
     assert detail["services"][0]["privileges"]["joinChannel"] == {
         "id": 1, "expire": 0, "expiresAt": None, "expiresTs": None}
-    assert detail["services"][-1]["permissions"] == {"messageChannel": {"read": ["n"]}}
+    assert detail["services"][-1]["permissions"] == {"messageChannels": {"read": ["n"]}}
+
+
+def test_every_service_kind_is_described() -> None:
+    """Every service type, every privilege it knows, every field: named (none
+    falls back to a bare number), and RTM2 permissions with every resource and
+    permission type by the names POST /token/generate takes."""
+    from agora_token._layout import LAYOUTS
+
+    perms = {r: {p: [f"{r}{p}"] for p in at.PermissionType} for r in at.ResourceType}
+    made = (at.ServiceRtc("c", 5), at.ServiceRtm("u"), at.ServiceStreaming("c", "a"), at.ServiceFpa(),
+            at.ServiceChat("u"), at.ServiceFcdn("c", "a"), at.ServiceApaas("r", "u", 3), at.ServiceRtm2("u", perms))
+    services = []
+    for svc, layout in zip(made, LAYOUTS.values()):
+        assert svc.type == layout.type
+        for p in layout.privileges:
+            svc.add_privilege(p, 10)
+        services.append(svc)
+    body = at.describe_token(_token(*services)).to_json(T0)
+    assert [s["type"] for s in body["services"]] == [lay.name for lay in LAYOUTS.values()]
+    for entry, layout in zip(body["services"], LAYOUTS.values()):
+        assert list(entry["privileges"]) == [at.description.camel(p.name) for p in layout.privileges]
+        assert set(entry) == {"type", "privileges", *(f.json_name for f in layout.fields)}, entry
+    assert body["services"][-1]["permissions"] == {
+        "messageChannels": {"read": ["00"], "write": ["01"]}, "streamChannels": {"read": ["10"], "write": ["11"]},
+        "groupChannels": {"read": ["20"], "write": ["21"]}, "serverGroups": {"read": ["30"], "write": ["31"]},
+        "users": {"read": ["40"], "write": ["41"]}}
 
 
 def test_006_rtc_json_with_and_without_channel_and_uid(vectors006: list[dict[str, Any]]) -> None:

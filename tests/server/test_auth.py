@@ -23,6 +23,7 @@ from agora_token_server.auth import (
 )
 from agora_token_server.env import ConfigError
 from agora_token_server.policy import TokenRequest
+from agora_token_server.token_routes import chat_token, rtc_request, rtc_token, rtm_token
 
 KEY1 = "k1-" + "a" * 30
 KEY2 = "k2-" + "b" * 30
@@ -372,31 +373,47 @@ JWT_CALLER = Caller(id="jwt:42", kind="jwt", sub="42", channels=("room-*", "lobb
 KEY_CALLER = Caller(id="key:abc", kind="key")
 
 
+def rtc(channel: str, uid: Any, publisher: bool = False) -> TokenRequest:
+    return rtc_request("token", channel, uid, publisher, 60)
+
+
+def rtm(user: str, channel: str = "") -> TokenRequest:
+    return TokenRequest((rtm_token("token", user, 3600, channel),))
+
+
+def chat(user: str = "") -> TokenRequest:
+    return TokenRequest((chat_token("token", user, 3600),))
+
+
+def rte(channel: str, uid: int, user: str) -> TokenRequest:
+    return TokenRequest((rtc_token("rtcToken", channel, uid, False, 3600), rtm_token("rtmToken", user, 3600, channel)))
+
+
 @pytest.mark.parametrize("req", [
-    TokenRequest("rtc", "room-1", 42, (), False, 3600),
-    TokenRequest("rtc", "lobby", 42, (), False, 3600),
-    TokenRequest("rtm", None, None, ("42",), False, 3600),
-    TokenRequest("rtm", "room-9", None, ("42",), False, 3600),
-    TokenRequest("chat", None, None, ("42",), False, 3600),
-    TokenRequest("rte", "room-x", 42, ("42",), False, 3600),
+    rtc("room-1", 42),
+    rtc("lobby", 42),
+    rtm("42"),
+    rtm("42", "room-9"),
+    chat("42"),
+    rte("room-x", 42, "42"),
 ])
 def test_jwt_caller_allowed(req: TokenRequest) -> None:
     assert authorize(JWT_CALLER, req) is None
 
 
 @pytest.mark.parametrize("req, fragment", [
-    (TokenRequest("rtc", "room-1", 43, (), False, 3600), "uid"),
-    (TokenRequest("rtc", "room-1", 0, (), False, 3600), "uid"),
-    (TokenRequest("rtc", "room-1", "42x", (), False, 3600), "uid"),
-    (TokenRequest("rtc", "Room-1", 42, (), False, 3600), "channel"),
-    (TokenRequest("rtc", "lobby2", 42, (), False, 3600), "channel"),
-    (TokenRequest("rtc", "room-1", 42, (), True, 3600), "subscriber"),
-    (TokenRequest("rtm", None, None, ("43",), False, 3600), "user"),
-    (TokenRequest("rtm", None, None, ("042",), False, 3600), "user"),
-    (TokenRequest("rtm", "other", None, ("42",), False, 3600), "channel"),
-    (TokenRequest("chat", None, None, ("alice",), False, 3600), "user"),
-    (TokenRequest("chat_app", None, None, (), False, 3600), "app"),
-    (TokenRequest("rte", "room-x", 42, ("43",), False, 3600), "user"),
+    (rtc("room-1", 43), "uid"),
+    (rtc("room-1", 0), "uid"),
+    (rtc("room-1", "42x"), "uid"),
+    (rtc("Room-1", 42), "channel"),
+    (rtc("lobby2", 42), "channel"),
+    (rtc("room-1", 42, True), "subscriber"),
+    (rtm("43"), "user"),
+    (rtm("042"), "user"),
+    (rtm("42", "other"), "channel"),
+    (chat("alice"), "user"),
+    (chat(), "app"),
+    (rte("room-x", 42, "43"), "user"),
 ])
 def test_jwt_caller_forbidden(req: TokenRequest, fragment: str) -> None:
     v = authorize(JWT_CALLER, req)
@@ -406,30 +423,30 @@ def test_jwt_caller_forbidden(req: TokenRequest, fragment: str) -> None:
 
 def test_only_the_canonical_sub_matches_a_numeric_uid() -> None:
     seven = Caller(id="jwt:7", kind="jwt", sub="7")
-    assert authorize(seven, TokenRequest("rtc", "x", 7, (), True, 60)) is None
+    assert authorize(seven, rtc("x", 7, True)) is None
     for sub in ("07", "007", "7.0", " 7", "+7"):
         c = Caller(id=jwt_caller_id(sub), kind="jwt", sub=sub)
-        v = authorize(c, TokenRequest("rtc", "x", 7, (), True, 60))
+        v = authorize(c, rtc("x", 7, True))
         assert v is not None and v.status == 403 and "uid" in v.message
     acct = Caller(id="jwt:alice", kind="jwt", sub="alice")
-    assert authorize(acct, TokenRequest("rtc", "x", "alice", (), True, 60)) is None
+    assert authorize(acct, rtc("x", "alice", True)) is None
     # no channels claim: any channel; no role claim: publisher allowed
-    assert authorize(acct, TokenRequest("rtc", "anything", "alice", (), True, 60)) is None
+    assert authorize(acct, rtc("anything", "alice", True)) is None
 
 
 @pytest.mark.parametrize("sub", ["0", "00", "000", "alice"])
 def test_a_sub_never_yields_uid_0_by_default(sub: str) -> None:
     c = Caller(id=jwt_caller_id(sub), kind="jwt", sub=sub)
-    v = authorize(c, TokenRequest("rtc", "x", 0, (), False, 60))
+    v = authorize(c, rtc("x", 0))
     assert v is not None and v.status == 403 and "AUTH_JWT_ALLOW_ANY_UID" in v.message
 
 
 def test_allow_any_uid_lets_sub_0_and_only_it_have_uid_0() -> None:
     zero = Caller(id="jwt:0", kind="jwt", sub="0")
-    assert authorize(zero, TokenRequest("rtc", "x", 0, (), False, 60), allow_any_uid=True) is None
+    assert authorize(zero, rtc("x", 0), allow_any_uid=True) is None
     for sub in ("00", "000", "alice"):
         c = Caller(id=jwt_caller_id(sub), kind="jwt", sub=sub)
-        assert authorize(c, TokenRequest("rtc", "x", 0, (), False, 60), allow_any_uid=True) is not None
+        assert authorize(c, rtc("x", 0), allow_any_uid=True) is not None
 
 
 def test_allow_any_uid_setting() -> None:

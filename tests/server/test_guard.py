@@ -16,8 +16,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 import agora_token
 from agora_token_server.app import create_app, startup_warnings
 from agora_token_server.config import load_settings
+from agora_token_server.policy import TokenRequest
 from agora_token_server.responses import IssueDenied
 from agora_token_server.state import STATE
+from agora_token_server.token_routes import rtm_token
 from tests.support.service import APP_CERTIFICATE as CERT
 from tests.support.service import APP_ID, check_rtm
 
@@ -413,11 +415,14 @@ def test_unguarded_token_route_fails_closed() -> None:
     """Code that issues a token for a request the guard did not see (a route
     registered without guarded=True) gets none when authentication is on."""
     issuer = create_app(settings(AUTH_API_KEYS=KEY))[STATE].issuer
+    req = TokenRequest((rtm_token("rtmToken", "bob", 60),))
     with pytest.raises(IssueDenied) as info:
-        issuer.rtm(None, "bob", 60)
+        issuer.issue(None, req)
     assert info.value.status == 401
     open_issuer = create_app(settings())[STATE].issuer
-    check_rtm(open_issuer.rtm(None, "bob", 60), "bob", 60)  # auth off: nothing to enforce
+    [(key, token)] = open_issuer.issue(None, req)  # auth off: nothing to enforce
+    assert key == "rtmToken"
+    check_rtm(token, "bob", 60)
 
 
 async def test_subscriber_only_jwt_gets_no_publish_privilege_by_any_route(make_client: Any) -> None:
@@ -458,9 +463,13 @@ async def test_jwt_sub_zero_cannot_get_uid_zero(make_client: Any) -> None:
         for path in ("/rtc/c/subscriber/uid/0/", "/rtc/c/subscriber/uid//"):
             r = await client.get(path, headers=auth)
             assert r.status == 403 and "AUTH_JWT_ALLOW_ANY_UID" in (await r.json())["error"]
+        # the user account "0" is packed as the same "0" that POST /token/generate's uid "0" is: any user too
+        r = await client.get("/rtc/c/subscriber/userAccount/0/", headers=auth)
+        assert r.status == 403 and "AUTH_JWT_ALLOW_ANY_UID" in (await r.json())["error"]
     client = await make_client(AUTH_JWT_SECRET=SECRET, AUTH_JWT_ALLOW_ANY_UID="1")
-    r = await client.get("/rtc/c/subscriber/uid/0/", headers={"Authorization": f"Bearer {hs({'sub': '0'})}"})
-    assert r.status == 200
+    for path in ("/rtc/c/subscriber/uid/0/", "/rtc/c/subscriber/userAccount/0/"):
+        r = await client.get(path, headers={"Authorization": f"Bearer {hs({'sub': '0'})}"})
+        assert r.status == 200
     r = await client.get("/rtc/c/subscriber/uid/0/", headers={"Authorization": f"Bearer {hs({'sub': '00'})}"})
     assert r.status == 403
     r = await client.get("/rtc/c/subscriber/uid/7/", headers={"Authorization": f"Bearer {hs({'sub': '07'})}"})

@@ -65,6 +65,8 @@ def _jwt(spec: str) -> str:
 
     claims: dict[str, Any] = {"exp": int(time.time()) + 600}
     headers: dict[str, Any] = {}
+    key_for: Any = JWT_SECRET
+    algorithm = "HS256"
     for item in spec.split():
         key, _, value = item.partition("=")
         if key == "expired":
@@ -73,9 +75,14 @@ def _jwt(spec: str) -> str:
             headers["kid"] = value
         elif key == "channels":
             claims["channels"] = value.split(",")
+        elif key == "alg":  # RS256: signed with a throwaway RSA key (an identity provider's kind of JWT)
+            from cryptography.hazmat.primitives.asymmetric import rsa
+
+            algorithm = value
+            key_for = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         else:
             claims[key] = value
-    return jwt.encode(claims, JWT_SECRET, algorithm="HS256", headers=headers or None)
+    return jwt.encode(claims, key_for, algorithm=algorithm, headers=headers or None)
 
 
 class Placeholders:

@@ -5,6 +5,7 @@ schema, documented auth/limit headers present)."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from typing import Any, Optional
@@ -68,6 +69,7 @@ async def test_open_service(aiohttp_client: Any) -> None:
     c = await aiohttp_client(make_app())
     await call(c, "/ping", "GET", "/ping", 200)
     await call(c, "/healthz", "GET", "/healthz", 200)
+    assert await call(c, "/readyz", "GET", "/readyz", 200) == {"status": "ready"}
     g = "/getToken"
     for body in ({"tokenType": "rtc", "channel": "test", "role": "publisher", "uid": "123"},
                  {"tokenType": "rtc", "channel": "test", "uid": 42, "expire": 600},
@@ -80,6 +82,9 @@ async def test_open_service(aiohttp_client: Any) -> None:
     await call(c, g, "POST", g, 400, json_body={"tokenType": "rtc", "uid": "1"})
     await call(c, g, "POST", g, 400, json_body={"tokenType": "rtc", "channel": "c", "uid": "4294967296"})
     await call(c, g, "POST", g, 413, data=b'{"tokenType": "' + b"x" * 200_000 + b'"}')
+    for encoded in (b'{"tokenType": "chat"}', gzip.compress(b'{"tokenType": "chat"}')):  # lying or not
+        await call(c, g, "POST", g, 415, data=encoded, headers={"Content-Encoding": "gzip"})
+        await call(c, "/verifyToken", "POST", "/verifyToken", 415, data=encoded, headers={"Content-Encoding": "gzip"})
 
     await call(c, RTC, "GET", "/rtc/test/publisher/uid/123/", 200)
     await call(c, RTC, "GET", "/rtc/test/subscriber/userAccount/alice/?expiry=600", 200)
@@ -232,6 +237,7 @@ async def test_unavailable_guard(aiohttp_client: Any, tmp_path: Any) -> None:
     await call(c, "/getToken", "POST", "/getToken", 503, json_body={"tokenType": "chat"})
     health = await call(c, "/healthz", "GET", "/healthz", 200)
     assert health["rate_limit_storage"] == "error"
+    assert (await call(c, "/readyz", "GET", "/readyz", 503))["reasons"] == ["rate_limit_storage"]
 
 
 async def test_body_timeout(aiohttp_client: Any) -> None:
@@ -249,6 +255,48 @@ async def test_body_timeout(aiohttp_client: Any) -> None:
         writer.close()
         assert int(head.split()[1]) == 408, head
         validate(template, "POST", 408, headers, body)
+
+
+async def test_token_generate(aiohttp_client: Any, tmp_path: Any) -> None:
+    """POST /token/generate: success and every error status, in its own body shape."""
+    import asyncio
+
+    from agora_token_server.state import STATE
+
+    gen = "/token/generate"
+    body = {"channelName": "test", "uid": "alice", "tokenExpireTs": 600, "serviceRtc": {"enable": True, "role": 1},
+            "serviceRtm2": {"enable": True, "permissions": {"users": {"read": ["bob"]}}},
+            "serviceStreaming": {"enableMixStream": True}, "serviceFcdn": {"enablePlay": True},
+            "serviceApaas": {"enableRoomUser": True, "roomUuid": "r", "userUuid": "alice", "role": 1}}
+    hold = tmp_path / "hold"
+    app = make_app(AUTH_API_KEYS=API_KEY, AUTH_JWT_SECRET=JWT_SECRET, RATE_LIMIT="1000/min", MAX_EXPIRE="3600",
+                   MAX_INFLIGHT="1", TEST_HOLD_FILE=str(hold))
+    c = await aiohttp_client(app)
+    key = {"X-API-Key": API_KEY}
+    doc = await call(c, gen, "POST", gen, 200, json_body=body, headers=key)
+    described = await call(c, "/verifyToken", "POST", "/verifyToken", 200, json_body={"token": doc["data"]["token"]},
+                           headers=key)
+    assert [s["type"] for s in described["services"]] == ["rtc", "streaming", "fcdn", "apaas", "rtm2"]
+    for raw, code in ((b"{", -1), (b"null", -2), (b"{}", -2), (b'{"uid": 1}', -1),
+                      (b'{"tokenExpireTs": 9999, "serviceFpa": {"enable": true}}', -1)):
+        assert (await call(c, gen, "POST", gen, 400, data=raw, headers=key))["code"] == code
+    await call(c, gen, "POST", gen, 401, json_body=body)
+    await call(c, gen, "POST", gen, 403, json_body=body, headers={"Authorization": f"Bearer {_jwt('bob')}"})
+    await call(c, gen, "POST", gen, 413, data=b'{"uid": "' + b"x" * 5000 + b'"}', headers=key)
+    hold.touch()
+    held = asyncio.ensure_future(c.post(gen, json=body, headers=key))
+    try:
+        for _ in range(500):
+            if app[STATE].inflight:
+                break
+            await asyncio.sleep(0.01)
+        await call(c, gen, "POST", gen, 503, json_body=body, headers=key)
+    finally:
+        hold.unlink()
+    assert (await held).status == 200
+    c = await aiohttp_client(make_app(RATE_LIMIT="1/min"))
+    await call(c, gen, "POST", gen, 200, json_body=body)
+    await call(c, gen, "POST", gen, 429, json_body=body)
 
 
 def test_every_operation_was_validated() -> None:
