@@ -71,7 +71,8 @@ USER 10001:10001
 
 EXPOSE 8080
 
-# No curl in slim images: probe /ping with the standard library. Same port
+# Liveness (a container is not restarted for Redis being down: /readyz is the
+# readiness check). No curl in slim images: probe /ping with the standard library. Same port
 # rule as the server: SERVER_PORT, then PORT, then 8080.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["python", "-c", "import os, sys, urllib.request; p = os.environ.get('SERVER_PORT') or os.environ.get('PORT') or '8080'; r = urllib.request.urlopen('http://127.0.0.1:%s/ping' % p, timeout=4); sys.exit(0 if r.status == 200 else 1)"]

@@ -1,30 +1,41 @@
 """The guard in front of every guarded route (token routes, ``/verifyToken``,
-``/encryption``): authentication, then the per-caller rate limit.
+``/encryption``), in two steps that the pipeline (:mod:`server.pipeline`)
+runs on either side of reading the request body:
 
-1. authenticate (``401`` + ``WWW-Authenticate``); a failed attempt still
-   spends one unit of the client address's budget, so keys cannot be guessed
-   at full speed;
-2. rate limit per caller (``429`` + ``Retry-After``): API-key fingerprint,
-   JWT ``sub``, or the client address for anonymous callers.
+1. :meth:`Guard.authenticate`, from the headers alone (``401`` +
+   ``WWW-Authenticate``); a failed attempt still spends one unit of the
+   client's budget, so keys cannot be guessed at full speed;
+2. :meth:`Guard.limit`, once the body is in: the rate limit per caller
+   (``429`` + ``Retry-After``): API-key fingerprint, JWT ``sub``, or the
+   client (:func:`server.ratelimit.client_bucket`: IPv6 by prefix) for
+   anonymous callers.
 
+Errors take the shape of the route family (``RouteInfo.error_shape``).
 Policy and authorisation come later, in :mod:`server.issuing`, on the exact
 values each token will carry.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Awaitable, Optional
 
 from aiohttp import web
 
 from . import metrics
 from .auth import Authenticator, AuthError
 from .config import Settings
-from .ratelimit import RateLimiter, StorageUnavailable, request_client_ip
-from .responses import json_error
+from .ratelimit import RateLimiter, StorageUnavailable, client_bucket, request_client_ip
+from .responses import shaped_error
 from .state import RequestContext
 
-__all__ = ["Guard"]
+__all__ = ["Guard", "STORAGE_DENIED"]
+
+#: the answer while the rate-limit storage is down and the setting says deny
+STORAGE_DENIED = "the rate-limit storage is unavailable (RATE_LIMIT_ON_STORAGE_ERROR=deny): retry later"
+
+
+def _shape(ctx: RequestContext) -> str:
+    return ctx.route.error_shape if ctx.route is not None else "error"
 
 
 class Guard:
@@ -32,6 +43,7 @@ class Guard:
         self.authenticator = Authenticator(settings.auth)
         self.limiter = RateLimiter.from_settings(settings.rate_limit)
         self.trust_proxy = settings.rate_limit.trust_proxy
+        self.ipv6_prefix = settings.rate_limit.ipv6_prefix
 
     @property
     def active(self) -> bool:
@@ -44,32 +56,43 @@ class Guard:
             ctx.remote = request_client_ip(request, self.trust_proxy)
         return ctx.remote
 
-    async def check(self, request: web.Request, ctx: RequestContext) -> Optional[web.Response]:
-        """None to let the request through, else the 401 / 429 to answer."""
-        limiter = self.limiter
+    def caller_key(self, request: web.Request, ctx: RequestContext) -> str:
+        """The key of the limits kept per caller: the authenticated caller's
+        id, else the client's bucket."""
+        caller = ctx.caller
+        if caller is not None and caller.kind != "anonymous":
+            return caller.id
+        return client_bucket(self.client_address(request, ctx), self.ipv6_prefix)
+
+    async def authenticate(self, request: web.Request, ctx: RequestContext) -> Optional[web.Response]:
+        """None (the caller is now in ``ctx.caller``), else the 401 (or 503,
+        or the client's 429) to answer. Reads the headers only."""
         try:
-            caller = await self.authenticator.authenticate(request.headers)
+            ctx.caller = await self.authenticator.authenticate(request.headers)
         except AuthError as err:
             metrics.LOCAL.auth_failure(err.reason)
-            if limiter is not None:
-                denied = await self._limit("ip:" + self.client_address(request, ctx))
+            if self.limiter is not None:
+                denied = await self._limit(client_bucket(self.client_address(request, ctx), self.ipv6_prefix),
+                                           ctx)
                 if denied is not None:
                     return denied
-            return json_error(err.status, err.message, err.headers)
-        ctx.caller = caller
-        if limiter is not None:
-            key = caller.id if caller.kind != "anonymous" else "ip:" + self.client_address(request, ctx)
-            return await self._limit(key)
+            return shaped_error(_shape(ctx), err.status, err.message, err.headers)
         return None
 
-    async def _limit(self, key: str) -> Optional[web.Response]:
+    def limit(self, request: web.Request, ctx: RequestContext) -> Awaitable[Optional[web.Response]]:
+        """(To await, with a limiter configured) None to let the authenticated
+        request through, else the 429 (or 503) to answer. Not a coroutine
+        itself: one frame less on the hot path."""
+        return self._limit(self.caller_key(request, ctx), ctx)
+
+    async def _limit(self, key: str, ctx: RequestContext) -> Optional[web.Response]:
         assert self.limiter is not None
         try:
             retry = await self.limiter.hit(key)
         except StorageUnavailable:
-            return json_error(503, "the rate-limit storage is unavailable (RATE_LIMIT_ON_STORAGE_ERROR=deny): "
-                                   "retry later", {"Retry-After": "1"})
+            return shaped_error(_shape(ctx), 503, STORAGE_DENIED, {"Retry-After": "1"})
         if retry is None:
             return None
         metrics.LOCAL.rate_limited += 1
-        return json_error(429, f"rate limit exceeded: retry in {retry} s", {"Retry-After": str(retry)})
+        return shaped_error(_shape(ctx), 429, f"rate limit exceeded: retry in {retry} s",
+                            {"Retry-After": str(retry)})

@@ -12,16 +12,32 @@ For every request, in this order:
    bound to the wrapped handler;
 3. CORS (:mod:`server.cors`): ``403`` for a disallowed ``Origin``, ``204``
    for a preflight from an allowed one;
-4. on guarded routes, the guard (:mod:`server.guard`): authentication
-   (``401``) and the rate limit (``429``);
-5. the handler (a body above the limit is refused with ``413`` before it is
-   read: :func:`read_body`); an HTTP error becomes ``{"error": "..."}``, a path one slash
-   away from a route a redirect (301 GET/HEAD, 307 otherwise) with a JSON
-   body, an unexpected exception a logged ``500``, a client that went away a
-   ``499`` in the metrics and the access log;
-6. on the way out: no-cache and CORS headers, the request id, and
-   ``Connection: close`` while the process drains for shutdown; then one
-   metrics observation and one access-log line.
+4. on guarded routes, authentication from the headers alone
+   (:meth:`server.guard.Guard.authenticate`: ``401``);
+5. the body, on every route (:mod:`server.overload`): a ``Content-Encoding``
+   other than identity is refused (``415``, ``Accept-Encoding: identity``),
+   a body announced above ``max_body_bytes`` too (``413``); one still
+   arriving is awaited (``HTTP_BODY_TIMEOUT``: ``408``) while its client (or
+   authenticated caller) has fewer than ``MAX_UNFINISHED_PER_CLIENT`` such
+   (else ``429``); one that cannot be read as sent (a broken chunked body) is
+   ``400`` with one short, throttled log line. Usually the body came with
+   the head, and none of this awaits anything;
+6. on token routes, load shedding: ``MAX_QUEUE_WAIT`` from the complete
+   body (``503``); on guarded routes the rate limit
+   (:meth:`server.guard.Guard.limit`: ``429``); on token routes the
+   ``MAX_INFLIGHT`` cap (``503``), and the request is counted in flight;
+7. the handler (:func:`read_body` returns the body already read); an HTTP
+   error becomes a JSON error, a path one slash away from a route a redirect
+   (301 GET/HEAD, 307 otherwise) with a JSON body, an unexpected exception a
+   logged ``500``, a client that went away a ``499`` in the metrics and the
+   access log;
+8. on the way out: no-cache and CORS headers, the request id, and
+   ``Connection: close`` while the process drains for shutdown, or when the
+   body was refused before it was read; then one metrics observation and one
+   access-log line.
+
+Every error response here and in the guard takes the shape of its route
+family (``RouteInfo.error_shape``, :func:`server.responses.shaped_error`).
 """
 
 from __future__ import annotations
@@ -33,13 +49,17 @@ from time import monotonic, perf_counter
 from typing import Any, Awaitable, Callable, Optional
 
 from aiohttp import web
+from aiohttp.hdrs import CONTENT_ENCODING
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from yarl import URL
 
 from . import metrics
 from .cors import same_origin
-from .overload import RETRY_AFTER, SHED_MESSAGE, wait_while_held
-from .ratelimit import request_client_ip
-from .responses import NO_CACHE_HEADERS, json_error, json_response
+from .logs import LogThrottle
+from .overload import RETRY_AFTER, SHED_MESSAGE, UNFINISHED_MESSAGE, wait_while_held
+from .ratelimit import client_bucket, logged_client_ip, request_client_ip
+from .responses import NO_CACHE_HEADERS, json_response, shaped_error
 from .state import CONTEXT, STATE, RequestContext, RouteInfo, ServiceState, new_request_id
 
 __all__ = ["REQUEST_ID_HEADER", "make_fallback", "make_pipeline", "read_body"]
@@ -53,6 +73,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _REASONS = {404: "not found", 405: "method not allowed"}
 # headers of an HTTPException worth keeping on its JSON rendering
 _KEEP = ("Allow", "WWW-Authenticate", "Retry-After", "Location")
+#: the answers to a request body the service does not take
+UNREADABLE_BODY = ("the request body cannot be read as sent (a broken chunked or compressed body): "
+                   "send it as plain bytes")
+ENCODED_BODY = ("request bodies are accepted without Content-Encoding only (they are a few hundred bytes): "
+                "send it uncompressed")
+_IDENTITY = {"Accept-Encoding": "identity"}
+_BODY_LOG = LogThrottle(limit=5, interval=10.0)
 
 
 def request_id_from(headers: Any) -> str:
@@ -88,7 +115,7 @@ async def _slash_redirect(request: web.Request, probe: web.UrlDispatcher) -> Opt
 
 
 async def _error_response(request: web.Request, exc: web.HTTPException, max_body: int,
-                          probe: web.UrlDispatcher) -> web.Response:
+                          probe: web.UrlDispatcher, shape: str) -> web.Response:
     status = exc.status
     if status == 404:
         redirect = await _slash_redirect(request, probe)
@@ -107,7 +134,7 @@ async def _error_response(request: web.Request, exc: web.HTTPException, max_body
             message = (exc.text or exc.reason or "error").strip()
             if message.startswith(f"{status}: "):
                 message = message[len(f"{status}: "):]
-        resp = json_error(status, message)
+        resp = shaped_error(shape, status, message)
     for key in _KEEP:
         value = exc.headers.get(key)
         if value is not None:
@@ -118,12 +145,31 @@ async def _error_response(request: web.Request, exc: web.HTTPException, max_body
 
 
 async def read_body(request: web.Request) -> bytes:
-    """The request body: ``413`` at once when its announced length is over the
-    limit; waits at most ``HTTP_BODY_TIMEOUT`` for it (``408``), and no longer
-    than the shutdown grace once the process drains."""
-    if request.content.is_eof():  # the usual case: it came with the headers
-        return await request.read()
-    state = request.app[STATE]
+    """The request body. The pipeline has already read it (it came with the
+    head, usually); otherwise (a handler outside the pipeline) it is read
+    here as the pipeline would: ``413``, ``408``, a ``RequestPayloadError``."""
+    if request.content.is_eof():
+        return await request.read()  # aiohttp keeps what was read: no second read
+    return await _await_body(request, request.app[STATE])
+
+
+def unreadable_body(request: web.Request, exc: BaseException, shape: str) -> web.Response:
+    """The ``400`` for a body that cannot be read as sent, and one short,
+    throttled log line (no traceback, nothing the client sent)."""
+    dropped = _BODY_LOG.allow()
+    if dropped is not None:
+        cause = exc.__cause__ or exc
+        log.warning("unreadable request body on %s %s: %s%s", request.method, request.rel_url.raw_path[:100],
+                    type(cause).__name__, f" ({dropped} more left out)" if dropped else "")
+    resp = shaped_error(shape, 400, UNREADABLE_BODY)
+    resp.force_close()
+    return resp
+
+
+async def _await_body(request: web.Request, state: ServiceState) -> bytes:
+    """A body still arriving: ``413`` at once when its announced length is
+    over the limit; waits at most ``HTTP_BODY_TIMEOUT`` for it (``408``), and
+    no longer than the shutdown grace once the process drains."""
     max_body = state.settings.max_body_bytes
     length = request.content_length
     if length is not None and length > max_body:
@@ -137,12 +183,27 @@ async def read_body(request: web.Request) -> bytes:
             left = state.drain_deadline - asyncio.get_running_loop().time() - 0.5
             done, _ = await asyncio.wait((read,), timeout=max(0.0, min(timeout, left)))
         if read not in done:
-            raise web.HTTPRequestTimeout(
-                text='{"error": "the request body did not arrive in time"}', content_type="application/json")
+            raise web.HTTPRequestTimeout(text="the request body did not arrive in time")
         return read.result()
     finally:
         if not read.done():
             read.cancel()
+
+
+async def _answer_and_close(request: web.Request, resp: web.StreamResponse) -> None:
+    """Send ``resp`` and close the connection at once, for a request refused
+    before its body was read: aiohttp would otherwise drain the rest of the
+    body for up to ``HTTP_BODY_TIMEOUT`` first (a slow client holding the
+    connection all that time), and log a traceback for a body it cannot
+    decode."""
+    resp.force_close()
+    try:
+        await resp.prepare(request)
+        await resp.write_eof()
+    finally:
+        protocol = request.protocol
+        if protocol is not None:
+            protocol.force_close()  # the answer already written is sent before the close
 
 
 def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Handler, Optional[RouteInfo]], Handler]:
@@ -157,16 +218,58 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
     cors_fixed = cors.fixed_headers
     rid_header = REQUEST_ID_HEADER
     no_cache = NO_CACHE_HEADERS
-    max_inflight = state.settings.overload.max_inflight or 1 << 62
-    max_wait = state.settings.overload.max_queue_wait or float("inf")
+    overload = state.settings.overload
+    max_inflight = overload.max_inflight or 1 << 62
+    max_wait = overload.max_queue_wait or float("inf")
+    max_unfinished = overload.max_unfinished or 1 << 62
+    too_many_unfinished = UNFINISHED_MESSAGE.format(overload.max_unfinished)
     trust_proxy = state.settings.rate_limit.trust_proxy
+    ipv6_prefix = state.settings.rate_limit.ipv6_prefix
+    #: per caller or client: requests whose body is still arriving
+    unfinished: dict[str, int] = {}
+
+    def shed(shape: str) -> web.Response:
+        local.shed += 1
+        return shaped_error(shape, 503, SHED_MESSAGE, {"Retry-After": RETRY_AFTER})
+
+    async def receive_body(request: web.Request, ctx: Optional[RequestContext], shape: str,
+                           pending: bool) -> Optional[web.Response]:
+        """None once the body is in; ``415`` for an encoded body; ``429`` when
+        its client already has ``MAX_UNFINISHED_PER_CLIENT`` bodies arriving.
+        Waits for a body still arriving (``HTTP_BODY_TIMEOUT``)."""
+        encodings = ",".join(request.headers.getall(CONTENT_ENCODING, ())).lower().split(",")
+        if any(e.strip() not in ("", "identity") for e in encodings) and request.body_exists:
+            resp = shaped_error(shape, 415, ENCODED_BODY, _IDENTITY)
+            resp.force_close()
+            return resp
+        if not pending:
+            return None
+        if ctx is not None and guard is not None:
+            key = guard.caller_key(request, ctx)
+        else:
+            key = client_bucket(request_client_ip(request, trust_proxy), ipv6_prefix)
+        n = unfinished.get(key, 0)
+        if n >= max_unfinished:
+            resp = shaped_error(shape, 429, too_many_unfinished, {"Retry-After": RETRY_AFTER})
+            resp.force_close()
+            return resp
+        unfinished[key] = n + 1
+        try:
+            await _await_body(request, state)
+        finally:
+            n = unfinished.pop(key) - 1
+            if n:
+                unfinished[key] = n
+        return None
 
     def wrap(handler: Handler, info: Optional[RouteInfo]) -> Handler:
         guarded = info is not None and info.guarded and guard is not None
+        limited = guarded and guard is not None and guard.limiter is not None
         sheddable = info is not None and info.sheddable
         hold_file = state.settings.overload.hold_file if sheddable else None  # tests only
         template = info.template if info is not None else metrics.UNMATCHED
         logged_route = info.template if info is not None else None
+        shape = info.error_shape if info is not None else "error"
 
         async def pipeline(request: web.Request) -> web.StreamResponse:
             start = perf_counter()
@@ -175,7 +278,8 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
             rid = request_id_from(headers)
             ctx: Optional[RequestContext] = None
             status = 500
-            admitted = False
+            content = request.content
+            pending = not content.is_eof()  # the body did not come with the head (or is broken)
             try:
                 origin = headers.get("Origin")
                 refused = False
@@ -185,31 +289,46 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
                     else:
                         refused = True
                 if refused:
-                    resp: web.StreamResponse = json_error(403, "Origin not allowed")
+                    resp: web.StreamResponse = shaped_error(shape, 403, "Origin not allowed")
                 elif origin is not None and request.method == "OPTIONS":
                     resp = cors.preflight(origin)
-                elif sheddable and (state.inflight >= max_inflight
-                                    or monotonic() - getattr(request.protocol, "head_at", 1e300) > max_wait):
-                    local.shed += 1
-                    resp = json_error(503, SHED_MESSAGE, {"Retry-After": RETRY_AFTER})
                 else:
-                    if sheddable:
-                        state.inflight += 1
-                        admitted = True
                     try:
                         denied = None
                         if guarded:
                             ctx = RequestContext(rid, info)
                             request[CONTEXT] = ctx
-                            denied = await guard.check(request, ctx)  # type: ignore[union-attr]
+                            denied = await guard.authenticate(request, ctx)  # type: ignore[union-attr]
+                        body_at = 0.0  # when the body was complete, if after the head
+                        if denied is None and (pending or CONTENT_ENCODING in headers):
+                            denied = await receive_body(request, ctx, shape, pending)
+                            body_at = monotonic()
                         if denied is not None:
                             resp = denied
+                        elif sheddable and (monotonic() - (body_at or getattr(request.protocol, "head_at", 1e300))
+                                            > max_wait):
+                            resp = shed(shape)
                         else:
-                            if hold_file:
-                                await wait_while_held(hold_file)
-                            resp = await handler(request)
+                            if limited:
+                                denied = await guard.limit(request, ctx)  # type: ignore[union-attr,arg-type]
+                            if denied is not None:
+                                resp = denied
+                            elif sheddable and state.inflight >= max_inflight:
+                                resp = shed(shape)
+                            elif sheddable:
+                                state.inflight += 1
+                                try:
+                                    if hold_file:
+                                        await wait_while_held(hold_file)
+                                    resp = await handler(request)
+                                finally:
+                                    state.inflight -= 1
+                            else:
+                                resp = await handler(request)
                     except web.HTTPException as exc:
-                        resp = await _error_response(request, exc, max_body, probe)
+                        resp = await _error_response(request, exc, max_body, probe, shape)
+                    except (RequestPayloadError, HttpProcessingError) as exc:  # the latter from the body's parser
+                        resp = unreadable_body(request, exc, shape)
                     if origin is not None:
                         h = resp.headers
                         h.update(cors_fixed)
@@ -221,22 +340,22 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
                 if state.draining:
                     resp.force_close()
                 status = resp.status
+                if pending and not content.is_eof():  # refused before the body was read
+                    await _answer_and_close(request, resp)
                 return resp
             except ConnectionResetError:  # the client hung up, e.g. mid-body
                 status = 499  # nginx's code for it; nobody will read this answer
-                return json_error(400, "the client closed the connection")
+                return shaped_error(shape, 400, "the client closed the connection")
             except asyncio.CancelledError:  # the same, seen by a cancelled handler
                 status = 499
                 raise
             except Exception:
                 log.exception("unhandled error on %s %s (request id %s)", request.method,
                               request.rel_url.raw_path[:200], rid)
-                resp = json_error(500, "internal server error")
+                resp = shaped_error(shape, 500, "internal server error")
                 resp.headers[rid_header] = rid
                 return resp
             finally:
-                if admitted:
-                    state.inflight -= 1
                 local.in_progress -= 1
                 elapsed = perf_counter() - start
                 method = request.method
@@ -245,7 +364,7 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
                     caller = ctx.caller if ctx is not None else None
                     remote = ctx.remote if ctx is not None else None
                     if remote is None:
-                        remote = request_client_ip(request, trust_proxy) if trust_proxy else request.remote
+                        remote = logged_client_ip(request, trust_proxy)
                     url = request.rel_url
                     access.record(method, url.raw_path, url.raw_query_string, status, elapsed, rid, logged_route,
                                   caller.id if caller is not None and caller.kind != "anonymous" else None,

@@ -46,13 +46,13 @@ def test_heroku_builds_the_dockerfile_and_runs_the_installed_command() -> None:
     assert "value" not in app["env"]["APP_CERTIFICATE"]  # a secret: asked at deploy time
 
 
-def test_railway_and_render_build_the_dockerfile_and_check_ping() -> None:
+def test_railway_and_render_build_the_dockerfile_and_check_readiness() -> None:
     railway = json.loads((ROOT / "railway.json").read_text())
     assert railway["build"] == {"builder": "DOCKERFILE", "dockerfilePath": "Dockerfile"}
-    assert railway["deploy"]["healthcheckPath"] == "/ping"
+    assert railway["deploy"]["healthcheckPath"] == "/readyz"  # a readiness check: traffic moves when it is 200
     (service,) = yaml.safe_load((ROOT / "render.yaml").read_text())["services"]
     assert service["runtime"] == "docker" and service["dockerfilePath"] == "./Dockerfile"
-    assert service["healthCheckPath"] == "/ping"
+    assert service["healthCheckPath"] == "/readyz"
     env = {v["key"]: v for v in service["envVars"]}
     assert set(env) <= set(VARIABLES), set(env) - set(VARIABLES)
     assert env["APP_ID"]["sync"] is False and env["APP_CERTIFICATE"]["sync"] is False

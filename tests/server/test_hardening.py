@@ -19,6 +19,7 @@ import pytest
 
 from agora_token_server.testing import LiveServer, request
 from tests.support.prometheus import sample
+from tests.support.rawhttp import TOKEN_BODY, post_head, read_response
 from tests.support.service import CREDENTIALS
 
 pytestmark = pytest.mark.slow
@@ -46,9 +47,16 @@ def closed_within(sock: socket.socket, seconds: float) -> Optional[float]:
     return None
 
 
-def raw(port: int, data: bytes, timeout: float = 5) -> bytes:
+def raw(port: int, data: bytes, timeout: float = 5, later: bytes = b"") -> bytes:
+    """Send ``data`` (and ``later`` 0.05 s after it); what the server answers until it closes."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(data)
+        if later:
+            time.sleep(0.05)
+            try:
+                s.sendall(later)
+            except OSError:  # already answered and closed
+                pass
         out = b""
         try:
             while chunk := s.recv(65536):
@@ -128,6 +136,61 @@ def test_connection_cap_keeps_health_checks_answered(tmp_path: Path) -> None:
     finally:
         for s in held:
             s.close()
+        server.stop()
+
+
+def test_each_timeout_measures_its_own_phase_of_each_request(tmp_path: Path) -> None:
+    """A body in a later TCP segment than its head, a body after ``Expect:
+    100-continue`` and a body that takes 3 s (longer than HTTP_HEADER_TIMEOUT,
+    within HTTP_BODY_TIMEOUT) are bodies, not the start of a next head: all
+    three are answered, and their kept-alive connections, idle three times
+    HTTP_HEADER_TIMEOUT, still serve the next request."""
+    server = start(tmp_path, HTTP_HEADER_TIMEOUT="1", HTTP_BODY_TIMEOUT="10", HTTP_KEEPALIVE_TIMEOUT="30")
+    conns = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(4)]
+    split, expect, slow, plain = conns
+    try:
+        split.sendall(post_head())
+        time.sleep(0.2)
+        split.sendall(TOKEN_BODY)
+        expect.sendall(post_head(extra=b"Expect: 100-continue\r\n"))
+        assert read_response(expect)[0] == 100
+        time.sleep(0.2)
+        expect.sendall(TOKEN_BODY)
+        plain.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        slow.sendall(post_head())
+        for i in range(len(TOKEN_BODY)):  # over 3 s
+            slow.sendall(TOKEN_BODY[i:i + 1])
+            time.sleep(3 / len(TOKEN_BODY))
+        for sock in conns:
+            status, headers, body = read_response(sock)
+            assert status == 200 and headers.get("connection") != "close", (status, headers, body)
+        time.sleep(3)  # idle: past HTTP_HEADER_TIMEOUT, well within HTTP_KEEPALIVE_TIMEOUT
+        for sock in conns:
+            sock.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert read_response(sock)[0] == 200
+    finally:
+        for sock in conns:
+            sock.close()
+        server.stop()
+    log = server.log()
+    assert log.count("POST /getToken 200 ") == 3 and " 499 " not in log
+
+
+def test_a_slow_head_on_a_kept_alive_connection_is_the_header_timeouts(tmp_path: Path) -> None:
+    """Once the next request's head starts to arrive, the connection is no
+    longer idle: HTTP_KEEPALIVE_TIMEOUT (1 s) does not cut a head that takes
+    2 s (HTTP_HEADER_TIMEOUT is 10 s)."""
+    server = start(tmp_path, HTTP_HEADER_TIMEOUT="10", HTTP_KEEPALIVE_TIMEOUT="1")
+    try:
+        with socket.create_connection(("127.0.0.1", server.port)) as sock:
+            sock.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert read_response(sock)[0] == 200
+            head = b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n"
+            for i in range(0, len(head), 4):  # over about 2 s
+                sock.sendall(head[i:i + 4])
+                time.sleep(2 / (len(head) / 4))
+            assert read_response(sock)[0] == 200
+    finally:
         server.stop()
 
 
@@ -227,6 +290,98 @@ def test_expect_100_continue_with_a_huge_body_gets_413_at_once(tmp_path: Path) -
         server.stop()
 
 
+def send_split(port: int, head: bytes, body: bytes, split: bool) -> bytes:
+    """``head`` and ``body`` in one segment, or the body 0.05 s later."""
+    return raw(port, head, later=body) if split else raw(port, head + body)
+
+
+def test_encoded_bodies_get_415_before_or_after_authentication(tmp_path: Path) -> None:
+    """A ``Content-Encoding`` other than identity, lying (plain bytes) or
+    not, on a token route or ``/ping``, with or without credentials: ``415``
+    with ``Accept-Encoding: identity`` (or the ``401``), the connection
+    closed, and not one traceback (it was a 500 with two)."""
+    import gzip
+
+    server = start(tmp_path, AUTH_API_KEYS=KEY)
+    plain = b'{"tokenType": "chat", "uid": "u"}'
+    answers = []
+    try:
+        for target in (b"POST /getToken", b"GET /ping"):
+            for encoding in (b"gzip", b"deflate", b"identity, gzip"):
+                for body in (plain, gzip.compress(plain)):
+                    for split in (False, True):
+                        for creds in (b"X-API-Key: " + KEY.encode() + b"\r\n", b"Connection: close\r\n"):
+                            head = (target + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                    b"Content-Encoding: " + encoding + b"\r\nContent-Length: %d\r\n" % len(body)
+                                    + creds + b"\r\n")
+                            data = send_split(server.port, head, body, split)
+                            status = 401 if target.startswith(b"POST") and b"Key" not in creds else 415
+                            head_out, _, body_out = data.partition(b"\r\n\r\n")
+                            assert head_out.startswith(b"HTTP/1.1 %d" % status), (target, encoding, split, data[:200])
+                            assert json.loads(body_out)["error"] and b"Connection: close" in head_out
+                            if status == 415:
+                                assert b"Accept-Encoding: identity" in head_out
+                            answers.append(status)
+        assert request(f"{server.url}/ping")[0] == 200
+    finally:
+        server.stop()
+    assert answers.count(415) == 36 and answers.count(401) == 12
+    log = server.log()
+    assert "Traceback" not in log and "Unhandled" not in log and " ERROR " not in log
+
+
+BROKEN_CHUNKS = b"zz\r\nabc\r\n0\r\n\r\n"
+
+
+def test_unreadable_bodies_are_400_on_every_route(tmp_path: Path) -> None:
+    """A chunked body broken after its head, which aiohttp's parser reports
+    as a ``RequestPayloadError`` to whoever reads the body (aiohttp's
+    pure-Python parser; see the next test for the C one): ``400`` on every
+    route, before and after authentication, and at most a few short log
+    lines (it was a 500 and two tracebacks each)."""
+    server = LiveServer(tmp_path, {**CREDENTIALS, "AUTH_API_KEYS": KEY, "AIOHTTP_NO_EXTENSIONS": "1"}).wait_ready()
+    statuses = []
+    try:
+        for _ in range(4):
+            for target in (b"POST /getToken", b"POST /verifyToken", b"GET /ping", b"POST /nowhere"):
+                for creds in (b"X-API-Key: " + KEY.encode() + b"\r\n", b""):
+                    head = (target + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                            b"Transfer-Encoding: chunked\r\n" + creds + b"\r\n")
+                    data = send_split(server.port, head, BROKEN_CHUNKS, True)
+                    head_out, _, body_out = data.partition(b"\r\n\r\n")
+                    status = int(head_out.split(b" ", 2)[1])
+                    assert json.loads(body_out)["error"] and b"Connection: close" in head_out
+                    if status == 400:
+                        assert "cannot be read as sent" in json.loads(body_out)["error"]
+                    else:
+                        assert status == 401 and not creds, data
+                    statuses.append(status)
+    finally:
+        server.stop()
+    assert statuses.count(400) == 24, statuses  # every route with a key, and the unguarded ones without
+    log = server.log()
+    assert "Traceback" not in log and "Unhandled" not in log and " ERROR " not in log
+    lines = [ln for ln in log.splitlines() if "unreadable request body" in ln]
+    assert 1 <= len(lines) <= 6, lines  # throttled
+
+
+def test_a_broken_chunked_body_is_never_a_500(tmp_path: Path) -> None:
+    """The same with aiohttp's C parser (the default), which reports the
+    broken chunk to the connection rather than to the body: a 4xx, no
+    traceback."""
+    server = start(tmp_path, HTTP_BODY_TIMEOUT="0.5")
+    try:
+        for target in (b"POST /getToken", b"GET /ping"):
+            head = target + b" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            for split in (False, True):
+                data = send_split(server.port, head, BROKEN_CHUNKS, split)
+                assert data.split(b" ", 2)[1] in (b"400", b"408"), data[:200]
+    finally:
+        server.stop()
+    log = server.log()
+    assert "Traceback" not in log and "Unhandled" not in log and " ERROR " not in log
+
+
 def test_head_requests(tmp_path: Path) -> None:
     server = start(tmp_path, AUTH_API_KEYS="head-test-key-" + "h" * 20)
     try:
@@ -253,7 +408,7 @@ def test_sigterm_under_load_loses_no_accepted_request(tmp_path: Path) -> None:
     import aiohttp
 
     hold = tmp_path / "hold"
-    server = start(tmp_path, SHUTDOWN_GRACE="5", TEST_HOLD_FILE=str(hold))
+    server = start(tmp_path, SHUTDOWN_DELAY="0", SHUTDOWN_GRACE="5", TEST_HOLD_FILE=str(hold))  # drain at once
     outcomes: dict[str, int] = {}
     closing_answers = 0
     ok_during_drain = 0

@@ -73,6 +73,29 @@ def test_queue_wait_budget_sheds_only_token_requests(tmp_path: Path) -> None:
         server.stop()
 
 
+def test_queue_wait_counts_from_the_complete_body(tmp_path: Path) -> None:
+    """A body that takes longer than MAX_QUEUE_WAIT to arrive (but less than
+    HTTP_BODY_TIMEOUT) is served: the budget is for waiting in the worker,
+    not for the client's upload (measured from the head, now that the check
+    comes after the body, it would be shed with 503)."""
+    server = LiveServer(tmp_path, {**CREDENTIALS, "MAX_QUEUE_WAIT": "0.3", "HTTP_BODY_TIMEOUT": "10"}).wait_ready()
+    try:
+        body = b'{"tokenType": "chat", "uid": "u1"}'
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(b"POST /getToken HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body[:5])
+            time.sleep(0.8)
+            s.sendall(body[5:])
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        head, _, answer = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), data[:300]
+        check_chat(json.loads(answer)["token"], "u1", 3600)
+    finally:
+        server.stop()
+
+
 def test_a_burst_of_connections_is_accepted_at_once(tmp_path: Path) -> None:
     """400 connections arrive while the worker is busy: all are accepted and
     answered (uvloop alone accepted about one per busy loop iteration)."""
