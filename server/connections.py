@@ -44,7 +44,8 @@ from dataclasses import dataclass
 from time import monotonic
 from typing import Any, Mapping, Optional
 
-from aiohttp import web
+from aiohttp import web, web_protocol
+from aiohttp.http_exceptions import BadHttpMessage
 from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 
@@ -230,6 +231,7 @@ class ConnectionTracker:
 
 
 _data_received = RequestHandler.data_received
+_ErrInfo = web_protocol._ErrInfo
 
 
 class ServiceProtocol(RequestHandler):
@@ -276,6 +278,10 @@ class ServiceProtocol(RequestHandler):
         in_body = body is not None and not body.is_eof()  # these bytes continue a body
         _data_received(self, data)
         if self._request_count != count:  # a complete request head (or more, pipelined)
+            if in_body and body is not None and self._messages and isinstance(self._messages[-1][0], _ErrInfo):
+                # the C parser reports a broken body (a bad chunk) as a new,
+                # malformed message: tell the body's reader, which answers 400 at once
+                body.set_exception(BadHttpMessage("malformed request body"))
             self.head_at = monotonic()
             self.head_since = None
             self._body = self._messages[-1][1] if self._messages else None

@@ -367,15 +367,16 @@ def test_unreadable_bodies_are_400_on_every_route(tmp_path: Path) -> None:
 
 def test_a_broken_chunked_body_is_never_a_500(tmp_path: Path) -> None:
     """The same with aiohttp's C parser (the default), which reports the
-    broken chunk to the connection rather than to the body: a 4xx, no
-    traceback."""
-    server = start(tmp_path, HTTP_BODY_TIMEOUT="0.5")
+    broken chunk to the connection rather than to the body: the connection
+    hands it to the body's reader, so the answer is 400 at once (not a 408
+    after HTTP_BODY_TIMEOUT), with no traceback."""
+    server = start(tmp_path, HTTP_BODY_TIMEOUT="30")
     try:
         for target in (b"POST /getToken", b"GET /ping"):
             head = target + b" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
             for split in (False, True):
                 data = send_split(server.port, head, BROKEN_CHUNKS, split)
-                assert data.split(b" ", 2)[1] in (b"400", b"408"), data[:200]
+                assert data.split(b" ", 2)[1] == b"400", data[:200]
     finally:
         server.stop()
     log = server.log()
