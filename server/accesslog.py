@@ -14,7 +14,8 @@ JSON (``LOG_FORMAT=json``) has the same fields as keys: ``time``, ``level``,
 ``logger``, ``message``, ``request_id``, ``method``, ``route`` (the template),
 ``path``, ``status``, ``duration_ms``, ``caller`` (absent when anonymous) and
 ``remote`` (the client address; with ``TRUST_PROXY``, the one the trusted
-proxy saw).
+proxy saw), and ``trace_id`` when an OpenTelemetry span is active
+(:mod:`server.tracing`; ``trace=`` in text).
 
 Every line goes through :data:`server.logs.MASKER` (configured secrets and
 token-shaped text masked) before it is written. The path is the raw
@@ -35,7 +36,7 @@ from typing import IO, Any, Optional
 
 from .logs import MASKER, utc_stamp
 
-__all__ = ["ACCESS_LOGGER_NAME", "AccessLog", "flush_all", "loggable_path"]
+__all__ = ["ACCESS_LOGGER_NAME", "AccessLog", "BufferedLog", "flush_all", "loggable_path"]
 
 ACCESS_LOGGER_NAME = "server.access"
 MAX_LOGGED_PATH = 256
@@ -67,22 +68,21 @@ def _js(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-class AccessLog:
-    """Buffered access-log lines for one process (see the module docstring).
-    :meth:`record` keeps the raw values; :meth:`flush` formats and writes."""
+class BufferedLog:
+    """Records buffered in one process and written in batches: the first
+    record arms a timer (:data:`FLUSH_DELAY`), :data:`MAX_BUFFERED_LINES`
+    records or :meth:`flush` write them at once; without an event loop each
+    record is written at once. Subclasses write with :meth:`write`. Used by
+    the access log and the audit trail (:mod:`server.audit`)."""
 
-    def __init__(self, fmt: str = "text", stream: Optional[IO[str]] = None) -> None:
-        self.json = fmt == "json"
-        self.stream = stream
+    def __init__(self, registry: "weakref.WeakSet[Any]") -> None:
         self._records: list[tuple[Any, ...]] = []
         self._timer: Optional[asyncio.TimerHandle] = None
-        _live.add(self)
+        registry.add(self)
 
-    def record(self, method: str, raw_path: str, raw_query: str, status: int, seconds: float,
-               request_id: str, route: Optional[str], caller: Optional[str], remote: Optional[str]) -> None:
+    def add(self, record: tuple[Any, ...]) -> None:
         records = self._records
-        records.append((time.time(), method, raw_path, raw_query, status, seconds, request_id, route, caller,
-                        remote))
+        records.append(record)
         if self._timer is None:
             try:
                 self._timer = asyncio.get_running_loop().call_later(FLUSH_DELAY, self.flush)
@@ -91,12 +91,44 @@ class AccessLog:
         elif len(records) >= MAX_BUFFERED_LINES:
             self.flush()
 
+    def take(self) -> list[tuple[Any, ...]]:
+        """The buffered records, emptied (and the timer disarmed)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        records, self._records = self._records, []
+        return records
+
+    def flush(self) -> None:
+        records = self.take()
+        if records:
+            self.write(records)
+
+    def write(self, records: list[tuple[Any, ...]]) -> None:
+        raise NotImplementedError
+
+
+class AccessLog(BufferedLog):
+    """Buffered access-log lines for one process (see the module docstring).
+    :meth:`record` keeps the raw values; :meth:`flush` formats and writes."""
+
+    def __init__(self, fmt: str = "text", stream: Optional[IO[str]] = None) -> None:
+        super().__init__(_live)
+        self.json = fmt == "json"
+        self.stream = stream
+
+    def record(self, method: str, raw_path: str, raw_query: str, status: int, seconds: float,
+               request_id: str, route: Optional[str], caller: Optional[str], remote: Optional[str],
+               trace_id: Optional[str] = None) -> None:
+        self.add((time.time(), method, raw_path, raw_query, status, seconds, request_id, route, caller, remote,
+                  trace_id))
+
     def format(self, records: list[tuple[Any, ...]]) -> str:
         if self.json:
             return "".join([self._json_line(*r) for r in records])
         lines = []
         second, stamp = -1, ""
-        for now, method, raw_path, raw_query, status, seconds, rid, _route, caller, remote in records:
+        for now, method, raw_path, raw_query, status, seconds, rid, _route, caller, remote, trace in records:
             path = loggable_path(raw_path, raw_query)
             if int(now) != second:
                 second = int(now)
@@ -104,13 +136,16 @@ class AccessLog:
             extra = f" remote={remote}" if remote else ""
             if caller:
                 extra += f" caller={caller}"
+            if trace:
+                extra += f" trace={trace}"
             lines.append("%s,%03d INFO server.access: %s %s %d %.2fms id=%s%s\n"
                          % (stamp, now % 1 * 1000, method, path, status, seconds * 1000.0, rid, extra))
         return "".join(lines)
 
     @staticmethod
     def _json_line(now: float, method: str, raw_path: str, raw_query: str, status: int, seconds: float, rid: str,
-                   route: Optional[str], caller: Optional[str], remote: Optional[str]) -> str:
+                   route: Optional[str], caller: Optional[str], remote: Optional[str],
+                   trace_id: Optional[str]) -> str:
         path = loggable_path(raw_path, raw_query)
         ms = seconds * 1000.0
         return (f'{{"time":"{utc_stamp(now)}","level":"INFO","logger":"{ACCESS_LOGGER_NAME}",'
@@ -120,15 +155,10 @@ class AccessLog:
                 + f'"path":{_js(path)},"status":{status},"duration_ms":{ms:.3f}'
                 + (f',"caller":{_js(caller)}' if caller else "")
                 + (f',"remote":{_js(remote)}' if remote else "")
+                + (f',"trace_id":"{trace_id}"' if trace_id else "")
                 + "}\n")
 
-    def flush(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if not self._records:
-            return
-        records, self._records = self._records, []
+    def write(self, records: list[tuple[Any, ...]]) -> None:
         data = MASKER.mask(self.format(records))
         stream = self.stream or sys.stderr
         try:

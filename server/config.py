@@ -13,6 +13,7 @@ from typing import Mapping, MutableMapping, Optional
 
 from agora_token import is_app_certificate, is_app_id
 
+from .audit import AuditSettings, parse_audit_settings
 from .auth import AuthSettings, parse_auth_settings
 from .connections import ConnectionSettings, parse_connection_settings
 from .env import ConfigError, env_int, env_str
@@ -21,6 +22,7 @@ from .metrics import MetricsSettings, parse_metrics_settings
 from .overload import OverloadSettings, parse_overload_settings
 from .policy import PolicySettings, parse_policy_settings
 from .ratelimit import RateLimitSettings, parse_ratelimit_settings
+from .tracing import OTEL_VARIABLES, TracingSettings, parse_tracing_settings
 
 __all__ = ["ConfigError", "DEFAULT_PORT", "Settings", "VARIABLES", "load_settings", "read_environment"]
 
@@ -35,14 +37,15 @@ VARIABLES = (
     "AUTH_API_KEYS", "AUTH_API_KEYS_FILE", "AUTH_JWT_SECRET", "AUTH_JWT_PUBLIC_KEY",
     "AUTH_JWT_PUBLIC_KEY_FILE", "AUTH_JWKS_URL", "AUTH_JWT_AUDIENCE", "AUTH_JWT_ISSUER",
     "AUTH_JWT_LEEWAY", "AUTH_JWT_ALLOW_ANY_UID", "AUTH_JWKS_CACHE_TTL", "AUTH_JWKS_TIMEOUT",
-    "AUTH_JWKS_MIN_REFRESH",
+    "AUTH_JWKS_MIN_REFRESH", "AUTH_JWKS_MAX_STALE",
     "MAX_EXPIRE", "CHANNEL_PATTERN",
     "RATE_LIMIT", "RATE_LIMIT_STORAGE", "RATE_LIMIT_KEY_PREFIX", "RATE_LIMIT_ON_STORAGE_ERROR",
     "RATE_LIMIT_STORAGE_TIMEOUT", "TRUST_PROXY", "RATE_LIMIT_IPV6_PREFIX",
-    "LOG_FORMAT", "ACCESS_LOG",
+    "LOG_FORMAT", "ACCESS_LOG", "AUDIT_LOG", "TRACE_CHANNEL_NAMES", *OTEL_VARIABLES,
     "METRICS_TOKEN", "PROMETHEUS_MULTIPROC_DIR",
     "HTTP_HEADER_TIMEOUT", "HTTP_BODY_TIMEOUT", "HTTP_KEEPALIVE_TIMEOUT", "HTTP_MAX_CONNECTIONS",
-    "SHUTDOWN_GRACE", "MAX_INFLIGHT", "MAX_QUEUE_WAIT", "TEST_HOLD_FILE",
+    "SHUTDOWN_DELAY", "SHUTDOWN_GRACE", "MAX_INFLIGHT", "MAX_QUEUE_WAIT", "TEST_HOLD_FILE",
+    "MAX_UNFINISHED_PER_CLIENT",
 )
 
 
@@ -69,6 +72,8 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     connections: ConnectionSettings = field(default_factory=ConnectionSettings)
     overload: OverloadSettings = field(default_factory=OverloadSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
+    tracing: TracingSettings = field(default_factory=TracingSettings)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -142,4 +147,6 @@ def load_settings(environ: Optional[Mapping[str, str]] = None,
         metrics=parse_metrics_settings(env),
         connections=parse_connection_settings(env),
         overload=parse_overload_settings(env),
+        audit=parse_audit_settings(env),
+        tracing=parse_tracing_settings(env),
     )

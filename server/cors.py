@@ -34,6 +34,8 @@ ALLOW_METHODS = ("GET", "POST", "OPTIONS")
 ALLOW_HEADERS = ("Origin", "Content-Type")
 #: added when caller authentication is on
 AUTH_HEADERS = ("Authorization", "X-API-Key")
+#: added when tracing is on (server.tracing): a page may continue its own trace
+TRACE_HEADERS = ("traceparent", "tracestate")
 #: response headers a page may read (request id for support tickets,
 #: Retry-After on 429 and 503)
 EXPOSE_HEADERS = ("X-Request-ID", "Retry-After")
@@ -47,7 +49,8 @@ class CorsPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "CorsPolicy":
-        headers = ALLOW_HEADERS + (AUTH_HEADERS if settings.auth.enabled else ())
+        headers = (ALLOW_HEADERS + (AUTH_HEADERS if settings.auth.enabled else ())
+                   + (TRACE_HEADERS if settings.tracing.enabled else ()))
         return cls(settings.cors_allow_all, frozenset(settings.cors_origins), headers)
 
     def allows(self, origin: str) -> bool:

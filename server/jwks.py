@@ -44,6 +44,7 @@ from urllib.parse import urlsplit
 
 import jwt
 
+from . import tracing
 from .env import ConfigError
 from .jwtbase import MIN_RSA_BITS, JwtError
 from .logs import LogThrottle
@@ -193,6 +194,8 @@ class JwksKeys:
                 raise ValueError("no usable signing key (RSA >= 2048 bits, EC or Ed25519)")
         except Exception as exc:  # noqa: BLE001 - network, JSON, PyJWT: all mean "no new keys"
             self.last_error = f"{type(exc).__name__}: {exc}"[:200]
+            if tracing.TRACER is not None:
+                tracing.TRACER.failed(self.last_error)
             self.failures += 1
             wait = self.backoff()
             self.next_fetch_at = time.monotonic() + wait
@@ -211,7 +214,8 @@ class JwksKeys:
     def _start_fetch(self) -> "asyncio.Future[None]":
         """The fetch under way, started if there is none."""
         if self._inflight is None:
-            self._inflight = asyncio.ensure_future(self._fetch())
+            self._inflight = asyncio.ensure_future(tracing.traced(
+                "JWKS fetch", self._fetch(), {"server.address": urlsplit(self.url).hostname or ""}))
             self._inflight.add_done_callback(self._fetch_done)
         return self._inflight
 

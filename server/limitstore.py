@@ -41,6 +41,8 @@ from typing import Any, Optional
 
 from limits.aio.storage import MovingWindowSupport, Storage
 
+from . import tracing
+
 __all__ = ["RedisBatcher", "WindowMemoryStorage"]
 
 #: idle keys examined per hit (so a sweep never stalls one request)
@@ -49,6 +51,8 @@ _SWEEP_PER_HIT = 2
 MAX_ENTRIES = 1_000_000
 #: a key's window is cut into this many slots; the hits of one slot share an entry
 SLOTS_PER_WINDOW = 1000
+#: the attributes of a Redis call's span (server.tracing)
+_REDIS_SPAN = {"db.system.name": "redis", "db.operation.name": "EVALSHA"}
 
 
 class _Window:
@@ -196,6 +200,8 @@ class RedisBatcher:
         (with the exception if the batch failed, or timed out after ``timeout``)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
+        if tracing.TRACER is not None:  # a child span of the request's, until its batch answers
+            tracing.TRACER.span_until_done("rate limit: Redis", future, _REDIS_SPAN)
         self._pending.append((self._bridge.prefixed_key(key), limit, expiry, future))
         if len(self._pending) == 1:
             loop.call_soon(self._send)

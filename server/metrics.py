@@ -18,6 +18,10 @@ Metrics (prefix ``agora_token_``):
 * ``rate_limited_total``: 429s. ``rate_limit_storage_errors_total``: failed
   or timed-out calls to the rate-limit storage (Redis).
 * ``requests_shed_total``: 503s of load shedding.
+* ``audit_write_errors_total``: failed writes of the audit trail
+  (:mod:`server.audit`: a full disk, a read-only file; the lines are kept
+  and written again); ``audit_lines_dropped_total``: audit lines given up
+  on (the retry buffer full).
 * ``connections_closed_total{reason}``: connections the server closed:
   ``header_timeout``, ``body_timeout``, ``evicted`` (at the connection cap).
 * ``build_info{version,backend}``: always 1.
@@ -53,7 +57,7 @@ UNMATCHED = "unmatched"
 FLUSH_INTERVAL = 1.0
 #: failed METRICS_TOKEN attempts allowed per client address and minute
 METRICS_FAILURES_PER_MINUTE = 10
-TOKEN_TYPES = ("rtc", "rtm", "chat")
+TOKEN_TYPES = ("rtc", "rtm", "chat", "rtm2", "streaming", "fpa", "fcdn", "apaas")
 AUTH_REASONS = frozenset({
     "missing_credentials", "invalid_api_key", "invalid_jwt", "expired_jwt", "jwks_unavailable",
     "forbidden_uid", "forbidden_channel", "forbidden_role", "forbidden",
@@ -89,7 +93,7 @@ class LocalCounts:
     is single-threaded)."""
 
     __slots__ = ("answered", "in_progress", "tokens", "auth_failures", "rate_limited", "storage_errors", "shed",
-                 "closed")
+                 "closed", "audit_write_errors", "audit_lines_dropped")
 
     def __init__(self) -> None:
         #: (route, method, status, seconds) of each request answered since the last flush
@@ -101,6 +105,8 @@ class LocalCounts:
         self.storage_errors = 0
         self.shed = 0
         self.closed: dict[str, int] = {}
+        self.audit_write_errors = 0
+        self.audit_lines_dropped = 0
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         """One answered request (``route`` a template or :data:`UNMATCHED`);
@@ -231,6 +237,8 @@ class _Prometheus:
     storage_errors: Any
     shed: Any
     closed: Any
+    audit_write_errors: Any
+    audit_lines_dropped: Any
     multiprocess: bool
 
 
@@ -267,6 +275,10 @@ def _metrics() -> _Prometheus:
         shed=Counter("requests_shed", "Requests answered 503 by load shedding.", namespace=ns),
         closed=Counter("connections_closed", "Connections closed by the server, by reason.", ["reason"],
                        namespace=ns),
+        audit_write_errors=Counter("audit_write_errors", "Failed writes of the audit trail (lines kept for a retry).",
+                                   namespace=ns),
+        audit_lines_dropped=Counter("audit_lines_dropped", "Audit lines given up on after failed writes.",
+                                    namespace=ns),
         multiprocess=multi,
     )
     info = Gauge("build_info", "Version and token backend of the service (always 1).",
@@ -302,7 +314,7 @@ def flush() -> None:
         for label, n in counts.items():
             getattr(p, name).labels(label).inc(n)
         counts.clear()
-    for name in ("rate_limited", "storage_errors", "shed"):
+    for name in ("rate_limited", "storage_errors", "shed", "audit_write_errors", "audit_lines_dropped"):
         n = getattr(c, name)
         if n:
             getattr(p, name).inc(n)
