@@ -21,7 +21,7 @@ from typing import Awaitable, Optional
 
 from aiohttp import web
 
-from . import metrics
+from . import audit, metrics
 from .auth import Authenticator, AuthError
 from .config import Settings
 from .ratelimit import RateLimiter, StorageUnavailable, client_bucket, request_client_ip
@@ -76,6 +76,8 @@ class Guard:
                                            ctx)
                 if denied is not None:
                     return denied
+            if err.status == 401:
+                audit.denied(ctx, 401, err.reason)
             return shaped_error(_shape(ctx), err.status, err.message, err.headers)
         return None
 
@@ -94,5 +96,6 @@ class Guard:
         if retry is None:
             return None
         metrics.LOCAL.rate_limited += 1
+        audit.denied(ctx, 429, "rate_limited")
         return shaped_error(_shape(ctx), 429, f"rate limit exceeded: retry in {retry} s",
                             {"Retry-After": str(retry)})

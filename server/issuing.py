@@ -37,7 +37,7 @@ from agora_token._salt import new_salt
 from agora_token._validate import check_account, check_permissions, uid_to_str
 from agora_token.constants import DEFAULT_EXPIRE, ServiceType
 
-from . import metrics
+from . import audit, metrics, tracing
 from .auth import Caller, authorize
 from .config import Settings
 from .policy import PolicyViolation, ServiceGrant, TokenRequest, TokenSpec, check_policy
@@ -100,6 +100,7 @@ class Issuer:
             caller: Optional[Caller] = ctx.caller if ctx is not None else None
             if caller is None:  # fail closed: this route bypassed the guard
                 log.error("a token was requested on a route without authentication; refusing")
+                audit.denied(ctx, 401, "missing_credentials")
                 raise IssueDenied(401, "authentication required", {"WWW-Authenticate": "Bearer"},
                                   "missing_credentials")
             if caller.subscriber_only:
@@ -108,6 +109,7 @@ class Issuer:
             if violation is not None:
                 metrics.LOCAL.auth_failure(violation.reason)
         if violation is not None:
+            audit.denied(ctx, violation.status, violation.reason)
             raise IssueDenied(violation.status, violation.message, reason=violation.reason)
         return req
 
@@ -117,14 +119,18 @@ class Issuer:
         return _backend.build_007(self.app_id, self._cert, int(time.time()), token.expire, new_salt(),
                          [core_service(g) for g in token.services])
 
-    def sign(self, req: TokenRequest) -> list[tuple[str, str]]:
+    def sign(self, req: TokenRequest, ctx: Optional[RequestContext] = None) -> list[tuple[str, str]]:
         """Every token of an admitted request, as (answer key, token); each
         is counted once all are built."""
         tokens = [(token.key, self.build(token)) for token in req.tokens]
         for token in req.tokens:
             metrics.LOCAL.token_issued(metric_kind(token))
+        if audit.TRAIL is not None:
+            audit.TRAIL.issued(ctx, [t for _, t in tokens])
+        if tracing.TRACER is not None:
+            tracing.TRACER.issued(req)
         return tokens
 
     def issue(self, ctx: Optional[RequestContext], req: TokenRequest) -> list[tuple[str, str]]:
         """:meth:`admit`, then :meth:`sign`."""
-        return self.sign(self.admit(ctx, req))
+        return self.sign(self.admit(ctx, req), ctx)

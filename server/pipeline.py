@@ -54,7 +54,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 from yarl import URL
 
-from . import metrics
+from . import audit, metrics, tracing
 from .cors import same_origin
 from .logs import LogThrottle
 from .overload import RETRY_AFTER, SHED_MESSAGE, UNFINISHED_MESSAGE, wait_while_held
@@ -227,6 +227,8 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
     ipv6_prefix = state.settings.rate_limit.ipv6_prefix
     #: per caller or client: requests whose body is still arriving
     unfinished: dict[str, int] = {}
+    tracer = tracing.TRACER  # None unless OTEL_TRACES_EXPORTER=otlp|console (started before the app)
+    trail = audit.TRAIL  # None unless AUDIT_LOG is set
 
     def shed(shape: str) -> web.Response:
         local.shed += 1
@@ -270,6 +272,8 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
         template = info.template if info is not None else metrics.UNMATCHED
         logged_route = info.template if info is not None else None
         shape = info.error_shape if info is not None else "error"
+        #: a token route while the audit trail is on: a context even without the guard (drop-in mode)
+        audited = info is not None and info.guarded and trail is not None
 
         async def pipeline(request: web.Request) -> web.StreamResponse:
             start = perf_counter()
@@ -280,6 +284,9 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
             status = 500
             content = request.content
             pending = not content.is_eof()  # the body did not come with the head (or is broken)
+            span = otel_token = None
+            if tracer is not None:
+                span, otel_token = tracer.start_request(request.method, logged_route, headers)
             try:
                 origin = headers.get("Origin")
                 refused = False
@@ -295,10 +302,13 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
                 else:
                     try:
                         denied = None
-                        if guarded:
+                        if guarded or audited:
                             ctx = RequestContext(rid, info)
                             request[CONTEXT] = ctx
-                            denied = await guard.authenticate(request, ctx)  # type: ignore[union-attr]
+                            if audited:  # the audit lines' client (a malformed X-Forwarded-For: 400)
+                                ctx.remote = request_client_ip(request, trust_proxy)
+                        if guarded:
+                            denied = await guard.authenticate(request, ctx)  # type: ignore[union-attr,arg-type]
                         body_at = 0.0  # when the body was complete, if after the head
                         if denied is None and (pending or CONTENT_ENCODING in headers):
                             denied = await receive_body(request, ctx, shape, pending)
@@ -360,6 +370,10 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
                 elapsed = perf_counter() - start
                 method = request.method
                 local.answered.append((template, method, status, elapsed))
+                trace_id = None
+                if span is not None:
+                    trace_id = tracer.trace_id()  # type: ignore[union-attr]
+                    tracer.end_request(span, otel_token, status, ctx)  # type: ignore[union-attr]
                 if access is not None:
                     caller = ctx.caller if ctx is not None else None
                     remote = ctx.remote if ctx is not None else None
@@ -368,7 +382,7 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
                     url = request.rel_url
                     access.record(method, url.raw_path, url.raw_query_string, status, elapsed, rid, logged_route,
                                   caller.id if caller is not None and caller.kind != "anonymous" else None,
-                                  remote)
+                                  remote, trace_id)
 
         pipeline.__name__ = getattr(handler, "__name__", "handler")
         return pipeline

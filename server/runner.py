@@ -52,7 +52,7 @@ import sys
 import time
 from typing import Optional
 
-from . import metrics
+from . import audit, metrics, tracing
 from .accesslog import AccessLog, flush_all
 from .app import create_app
 from .config import Settings
@@ -157,6 +157,8 @@ async def _serve(settings: Settings, reuse_port: bool, worker: Optional[int], su
         _watch_supervisor(loop, supervisor_fd, stop)
     conn = settings.connections
     access = AccessLog(settings.logs.format) if settings.logs.access_log else None
+    tracing.start_in_worker(settings.tracing)  # after the fork, before the app (the pipeline reads TRACER once)
+    audit.start(settings.audit)
     app = create_app(settings, access)
     state = app[STATE]
     tracker = ConnectionTracker(conn)
@@ -192,6 +194,8 @@ async def _serve(settings: Settings, reuse_port: bool, worker: Optional[int], su
     flusher.cancel()
     metrics.flush()
     flush_all()
+    audit.stop()  # the last lines and the throttle's counts
+    tracing.shutdown()  # export the spans still buffered
     log.info("%s stopped", who)
     return 0
 
@@ -206,6 +210,8 @@ def run_worker(settings: Settings, *, reuse_port: bool = False, worker: Optional
         return loop.run_until_complete(_serve(settings, reuse_port, worker, supervisor_fd))
     finally:
         flush_all()
+        audit.flush_all()
+        tracing.shutdown()
         loop.close()
 
 

@@ -33,10 +33,10 @@ async def test_route_templates_and_statuses(aiohttp_client: Any) -> None:
     issuer = app[STATE].issuer
     sign = issuer.sign
 
-    def boom(req: Any) -> Any:
+    def boom(req: Any, ctx: Any = None) -> Any:
         if req.tokens[0].key == "chatToken":  # /chat/app/ fails
             raise RuntimeError("boom")
-        return sign(req)
+        return sign(req, ctx)
 
     issuer.sign = boom  # type: ignore[method-assign]
     client = await aiohttp_client(app)
