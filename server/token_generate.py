@@ -17,6 +17,7 @@ import json
 from typing import Any, Optional
 
 from agora_token import constants as K
+from agora_token import rules
 from agora_token.description import PERMISSION_NAMES, RESOURCE_NAMES
 
 from .policy import RTC_JOIN, RTC_PUBLISH, ServiceGrant, TokenRequest, TokenSpec
@@ -96,6 +97,19 @@ def _int(obj: dict[str, Any], key: str, lo: int, hi: int, where: str = "") -> in
     return value
 
 
+def _seconds(data: dict[str, Any], key: str) -> int:
+    """A lifetime (``tokenExpireTs``, ``privilegeExpireTs``): the service's
+    one rule and message for lifetimes (:func:`agora_token.rules.check_expire`);
+    absent: 0, as the reference."""
+    value = data.get(key)
+    if value is None:
+        return 0
+    try:
+        return rules.check_expire(value, key)
+    except rules.RequestError as exc:
+        raise GenerateError(str(exc)) from None
+
+
 def _section(data: dict[str, Any], key: str) -> dict[str, Any]:
     value: Optional[dict[str, Any]] = _get(data, key, dict, "an object")
     return value or {}
@@ -151,8 +165,8 @@ def parse_generate(body: bytes) -> TokenRequest:
         raise GenerateError(f"request body must be a JSON object, not {_type_name(data)}")
     channel = _text(data, "channelName")
     uid = _text(data, "uid")
-    token_expire = _int(data, "tokenExpireTs", 0, K.U32_MAX)
-    privilege_expire = _int(data, "privilegeExpireTs", 0, K.U32_MAX)
+    token_expire = _seconds(data, "tokenExpireTs")
+    privilege_expire = _seconds(data, "privilegeExpireTs")
     rtc, rtm, fpa = _section(data, "serviceRtc"), _section(data, "serviceRtm"), _section(data, "serviceFpa")
     chat = _section(data, "serviceChat")
     apaas_key, apaas = _apaas_section(data)

@@ -16,13 +16,23 @@ original (its clients parse those keys); ``POST /token/generate`` as
 from __future__ import annotations
 
 import json
-from typing import Any, Awaitable, Callable, Optional, Union
+from typing import Any, Awaitable, Callable, Union
 
 from aiohttp import web
 
-from agora_token import InvalidParameterError, parse_uid
-from agora_token.constants import DEFAULT_EXPIRE, U32_MAX, ChatPrivilege, RtcPrivilege, RtmPrivilege, ServiceType
+from agora_token import InvalidParameterError, rules
+from agora_token.constants import (
+    DEFAULT_EXPIRE,
+    MAX_CHANNEL_NAME_BYTES,
+    U32_MAX,
+    ChatPrivilege,
+    RtcPrivilege,
+    RtmPrivilege,
+    ServiceType,
+)
+from agora_token.rules import RequestError as BadParameter
 
+from . import audit
 from .pipeline import read_body
 from .policy import RTC_JOIN, RTC_PUBLISH, ServiceGrant, TokenRequest, TokenSpec
 from .responses import IssueDenied, json_error, json_response, shaped_error, token_body, token_response
@@ -33,21 +43,6 @@ __all__ = ["TokenRoutes", "chat_token", "rtc_request", "rtc_token", "rtm_token"]
 
 _TOKEN_TYPES = "rtc, rtm or chat"
 _EXAMPLE = '{"tokenType": "rtc", "channel": "test", "uid": "42", "role": "publisher"}'
-
-
-class BadParameter(Exception):
-    """A bad request parameter (answered 400)."""
-
-
-def _shown(text: str) -> str:
-    return repr(text[:40] + ("..." if len(text) > 40 else ""))
-
-
-def _check_rtm_user(user: str, what: str) -> str:
-    # an RTM user "0" is refused on every route, as by the original
-    if user == "" or user == "0":
-        raise BadParameter(f"{what} must be a non-empty user id other than 0")
-    return user
 
 
 # --------------------------------------------------------------------------- the original's tokens
@@ -102,81 +97,32 @@ def _opt_str(data: dict[str, Any], key: str) -> str:
     return value
 
 
-def _expire_field(data: dict[str, Any]) -> int:
-    value = data.get("expire")
-    if value is None or value == 0 and type(value) is int:
-        return DEFAULT_EXPIRE
-    if type(value) is not int:
-        raise BadParameter("expire must be an integer number of seconds")
-    if not 0 <= value <= U32_MAX:
-        raise BadParameter(f"expire must be in 0..{U32_MAX} seconds, got {value}")
-    return value
-
-
-def _uid_field(data: dict[str, Any]) -> Union[str, int]:
-    """The ``uid`` as sent: str ("" when missing) or an int (a JSON number)."""
-    value = data.get("uid")
-    if value is None:
-        return ""
-    if type(value) is str:
-        return value
-    if type(value) is int:
-        if not 0 <= value <= U32_MAX:
-            raise BadParameter(f"uid must be in 0..{U32_MAX}, got {value}")
-        return value
-    raise BadParameter("uid must be a string or a non-negative integer")
-
-
-def _uid_number(text: str, what: str) -> Optional[int]:
-    """The numeric uid ``text`` names (plain decimal digits), else None."""
-    if text.isdigit() and len(text) < 10 and text.isascii():  # the usual case: no overflow possible
-        return int(text)
-    try:
-        return parse_uid(text)
-    except InvalidParameterError:
-        raise BadParameter(f"{what} {_shown(text)} is above {U32_MAX}") from None
-
-
-def _rtc_uid(uid: Union[str, int]) -> Union[str, int]:
-    if type(uid) is str:
-        n = _uid_number(uid, "uid")
-        if n is not None:
-            return n
-    return uid
-
-
 def _parse_get_token(data: dict[str, Any]) -> TokenRequest:
-    """The body of ``POST /getToken`` as a request for one token."""
+    """The body of ``POST /getToken`` as a request for one token, checked by
+    the rules ``agora-token`` follows too (:mod:`agora_token.rules`)."""
     kind = data.get("tokenType")
     if kind == "rtc":  # the usual request, checked inline
         channel, uid, role, expire = data.get("channel"), data.get("uid"), data.get("role"), data.get("expire")
-        if (type(channel) is str and channel and type(uid) is str and uid.isdigit() and len(uid) < 10
-                and uid.isascii() and (role is None or type(role) is str)
+        if (type(channel) is str and channel and len(channel) <= MAX_CHANNEL_NAME_BYTES and channel.isascii()
+                and type(uid) is str and uid.isdigit() and len(uid) < 10 and uid.isascii()
+                and (role is None or type(role) is str)
                 and (expire is None or type(expire) is int and 0 < expire <= U32_MAX)):
             return rtc_request("token", channel, int(uid), role == "publisher", expire or DEFAULT_EXPIRE)
     if kind is None or kind == "":
         raise BadParameter(f"missing tokenType: use {_TOKEN_TYPES}")
     if type(kind) is not str:
         raise BadParameter(f"tokenType must be a string: use {_TOKEN_TYPES}")
-    expire = _expire_field(data)
-    uid = _uid_field(data)
+    expire = rules.token_expire(data.get("expire"))
     if kind == "rtc":
-        channel = _opt_str(data, "channel")
+        channel = rules.required_channel(data.get("channel"))
         role = _opt_str(data, "role")
-        if not channel:
-            raise BadParameter("missing channel (required for rtc tokens)")
-        if uid == "":
-            raise BadParameter('missing uid (required for rtc tokens; "0" means any user)')
-        return rtc_request("token", channel, _rtc_uid(uid), role == "publisher", expire)
+        return rtc_request("token", channel, rules.rtc_uid(data.get("uid")), role == "publisher", expire)
     if kind == "rtm":
-        channel = _opt_str(data, "channel")
-        if uid == "":
-            raise BadParameter("missing uid (required for rtm tokens)")
-        return TokenRequest((rtm_token("token", _check_rtm_user(str(uid), "uid (for rtm tokens)"), expire,
-                                       channel),))
+        channel = rules.optional_channel(data.get("channel"))
+        return TokenRequest((rtm_token("token", rules.rtm_user(data.get("uid")), expire, channel),))
     if kind == "chat":
-        return TokenRequest((chat_token("token", str(uid), expire),))
-    raise BadParameter(f"unsupported tokenType {_shown(kind)}: use {_TOKEN_TYPES}")
+        return TokenRequest((chat_token("token", rules.chat_user(data.get("uid")), expire),))
+    raise BadParameter(f"unsupported tokenType {rules.quoted(kind)}: use {_TOKEN_TYPES}")
 
 
 # --------------------------------------------------------------------------- deprecated GET routes
@@ -187,25 +133,23 @@ def _expiry(request: web.Request) -> int:
     raw = request.rel_url.query.get("expiry")
     if raw is None:
         return DEFAULT_EXPIRE
-    if not (raw.isascii() and raw.isdigit()) or len(raw.lstrip("0")) > 10 or int(raw) > U32_MAX:
-        raise BadParameter(f"expiry must be a whole number of seconds in 0..{U32_MAX}, got {_shown(raw)}")
-    return int(raw)
+    return rules.parse_expire(raw, "expiry")
 
 
 def _path_uid(token_type: str, text: str) -> Union[int, str]:
     if token_type == "uid":
         if text == "":
             return 0
-        n = _uid_number(text, "rtcuid")
+        n = rules.uid_number(text, "rtcuid")
         if n is None:
-            raise BadParameter(f"rtcuid {_shown(text)} is not a number in 0..{U32_MAX} "
+            raise BadParameter(f"rtcuid {rules.quoted(text)} is not a number in 0..{U32_MAX} "
                                "(use tokenType userAccount for string accounts)")
         return n
     if token_type == "userAccount":
         if not text:
             raise BadParameter("rtcuid (the user account) must not be empty")
         return text
-    raise BadParameter(f"unknown tokenType {_shown(token_type)}: use uid or userAccount")
+    raise BadParameter(f"unknown tokenType {rules.quoted(token_type)}: use uid or userAccount")
 
 
 def _rtc(mi: Any, expire: int) -> TokenRequest:
@@ -214,16 +158,14 @@ def _rtc(mi: Any, expire: int) -> TokenRequest:
 
 
 def _rtm(mi: Any, expire: int) -> TokenRequest:
-    return TokenRequest((rtm_token("rtmToken", _check_rtm_user(mi["rtmuid"], "rtmuid"), expire),))
+    return TokenRequest((rtm_token("rtmToken", rules.rtm_user(mi["rtmuid"], "rtmuid"), expire),))
 
 
 def _rte(mi: Any, expire: int) -> TokenRequest:
     uid = _path_uid(mi["tokenType"], mi["rtcuid"])
     # the RTM user is :rtmuid, or :rtcuid as written; "", "0" and uid 0 ("000") are refused
-    rtm_user = mi.get("rtmuid") or mi["rtcuid"]
-    if rtm_user == "" or rtm_user == "0" or (not mi.get("rtmuid") and uid == 0):
-        raise BadParameter("no RTM user: give rtmuid (/rte/:channelName/:role/:tokenType/:rtcuid/:rtmuid/) "
-                           "or an rtcuid other than empty or 0")
+    rtm_user = rules.rte_rtm_user(mi.get("rtmuid"), mi["rtcuid"], uid, "rtmuid", "rtcuid",
+                                  " (/rte/:channelName/:role/:tokenType/:rtcuid/:rtmuid/)")
     channel = mi["channelName"]
     return TokenRequest((rtc_token("rtcToken", channel, uid, mi["role"] == "publisher", expire),
                          rtm_token("rtmToken", rtm_user, expire, channel)))
@@ -250,7 +192,7 @@ class TokenRoutes:
 
     def __init__(self, state: ServiceState) -> None:
         self.issuer = state.issuer
-        self.with_context = state.guard is not None
+        self.with_context = state.guard is not None or audit.TRAIL is not None
         self.rtc_get = self._legacy("RTC", _rtc)
         self.rtm_get = self._legacy("RTM", _rtm)
         self.rte_get = self._legacy("RTE", _rte)
@@ -286,7 +228,7 @@ class TokenRoutes:
         except IssueDenied as exc:
             return shaped_error("code", exc.status, exc.message, exc.headers)
         try:
-            tokens = self.issuer.sign(req)
+            tokens = self.issuer.sign(req, request[CONTEXT] if self.with_context else None)
         except InvalidParameterError as exc:
             return json_response({"code": CODE_NOT_BUILT, "message": f"the token cannot be built: {exc}",
                                   "data": ""}, 400)

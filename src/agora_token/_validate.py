@@ -139,9 +139,11 @@ def parse_uid(text: str, name: str = "uid") -> int | None:
     if not isinstance(text, str):
         raise InvalidParameterError(M.not_str(name, text))
     if text.isascii() and _DIGITS.fullmatch(text):
-        # bound the digits before int()
-        if len(text.lstrip("0")) > 10 or int(text) > U32_MAX:
-            raise InvalidParameterError(f"{name} {text[:24]!r} is above {U32_MAX}")
+        # bound the digits before int(); the message is the one for an int out of range
+        digits = text.lstrip("0")
+        if len(digits) > 10 or int(text) > U32_MAX:
+            number = int(digits) if len(digits) <= 4000 else 1 << int(len(digits) * 3.322)  # int() stops at 4300
+            raise InvalidParameterError(M.out_of_range(name, number, 0, U32_MAX))
         return int(text)
     return None
 

@@ -20,7 +20,7 @@ from typing import Any, Union, cast
 from . import _backend
 from . import _validate as v
 from ._salt import new_salt
-from .constants import DEFAULT_EXPIRE, MAX_CHANNEL_NAME_BYTES, U32_MAX, Role
+from .constants import DEFAULT_EXPIRE, FPA_EXPIRE, MAX_CHANNEL_NAME_BYTES, U32_MAX, Role
 from .errors import InvalidParameterError
 from .services import AnyPermissions
 
@@ -220,7 +220,7 @@ class FpaTokenBuilder:
     """FPA tokens (``FpaTokenBuilder``): login privilege 0, token valid 24 h."""
 
     @staticmethod
-    def build_token(app_id: str, app_certificate: str, expire: int = 86400) -> str:
+    def build_token(app_id: str, app_certificate: str, expire: int = FPA_EXPIRE) -> str:
         return _issue(app_id, app_certificate, v.check_u32(expire, "expire"), [(4, {1: 0})])
 
 

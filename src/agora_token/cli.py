@@ -7,9 +7,16 @@ responses);
 ``inspect`` shows what a token grants and, with the app certificate, whether
 its signature is valid.
 
+Values follow the token service's rules (``POST /getToken``), checked by the
+functions the service uses (:mod:`agora_token.rules`): the same values are
+accepted and refused, with the same messages naming this command's flags.
+
 Exit codes: 0 success; 1 ``inspect`` found the signature invalid (or an
 unexpected internal error); 2 bad usage, malformed input or a value the
-library rejects. Errors are one line on stderr, never a traceback.
+rules or the library refuse. Errors are one line on stderr, never a
+traceback; a note (``agora-token: note: ...``) says when a value is read in
+a way that may surprise (``--uid -1`` is the user account "-1").
+Documentation: docs/cli.md.
 """
 
 from __future__ import annotations
@@ -23,8 +30,9 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import IO, Any, Callable, NoReturn
 
-from . import __version__, _backend
-from ._validate import check_channel, parse_uid
+from . import __version__, _backend, rules
+from . import _messages as M
+from . import _validate as v
 from .access_token import AccessToken
 from .builders import (
     ApaasTokenBuilder,
@@ -36,6 +44,7 @@ from .builders import (
 )
 from .constants import (
     DEFAULT_EXPIRE,
+    FPA_EXPIRE,
     MAX_TOKEN_LENGTH,
     FcdnPrivilege,
     FpaPrivilege,
@@ -52,8 +61,6 @@ __all__ = ["humanize_delta", "main", "render_text", "version_text"]
 PROG = "agora-token"
 
 EXIT_OK = 0
-#: the lifetime of Agora's FPA tokens (FpaTokenBuilder)
-FPA_EXPIRE = 86400
 EXIT_INVALID_SIGNATURE = 1
 EXIT_USAGE = 2
 
@@ -79,17 +86,19 @@ def version_text() -> str:
 # --------------------------------------------------------------- formatting
 
 def humanize_delta(seconds: float) -> str:
-    """A duration as people say it: ``45 s``, ``59 min``, ``3 h``, ``2 h 5 min``, ``4 days``."""
-    s = int(abs(seconds))
+    """A duration as people say it, rounded to its last unit: ``45 s``,
+    ``10 min`` (also for 599.6 s: a fresh 600 s token), ``3 h``, ``2 h 5 min``,
+    ``4 days``, ``2 days 3 h``."""
+    s = int(abs(seconds) + 0.5)
     if s < 60:
         return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min"
-    if s < 48 * 3600:
-        h, m = divmod(s // 60, 60)
+    minutes = (s + 30) // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        h, m = divmod(minutes, 60)
         return f"{h} h" if m == 0 else f"{h} h {m} min"
-    d, rem = divmod(s, 86400)
-    h = rem // 3600
+    d, h = divmod((s + 1800) // 3600, 24)
     return f"{d} days" if h == 0 else f"{d} days {h} h"
 
 
@@ -161,7 +170,7 @@ def render_text(desc: TokenDescription, signature: dict[str, Any], now: float) -
         rows.append(("issued", "not recorded in 006 tokens"))
         rows.append(("ts", f"{utc_text(desc.ts or 0)} (message timestamp, normally issue time + 24 h)"))
         if desc.expires_at is None:
-            rows.append(("expires", "never (every privilege is 0 = no expiry)"))
+            rows.append(("expires", "never (every privilege is 0: no expiry)"))
         else:
             rows.append(("expires", (f"{utc_text(desc.expires_at)} "
                                     f"({relative_expiry(desc.expires_at, now)}; earliest privilege)")))
@@ -201,14 +210,18 @@ def render_text(desc: TokenDescription, signature: dict[str, Any], now: float) -
 
 # ---------------------------------------------------------------- commands
 
+def _certificate(args: argparse.Namespace, err: IO[str]) -> str:
+    """``--app-certificate`` (with a warning), else ``$APP_CERTIFICATE`` ("" when unset)."""
+    if args.app_certificate is None:
+        return os.environ.get("APP_CERTIFICATE", "")
+    err.write(f"{PROG}: warning: --app-certificate is visible to other users in process "
+              "lists and shell history; prefer the APP_CERTIFICATE environment variable\n")
+    return str(args.app_certificate)
+
+
 def _credentials(args: argparse.Namespace, err: IO[str]) -> tuple[str, str]:
     app_id = args.app_id if args.app_id is not None else os.environ.get("APP_ID", "")
-    if args.app_certificate is not None:
-        err.write(f"{PROG}: warning: --app-certificate is visible to other users in process "
-                  "lists and shell history; prefer the APP_CERTIFICATE environment variable\n")
-        cert = args.app_certificate
-    else:
-        cert = os.environ.get("APP_CERTIFICATE", "")
+    cert = _certificate(args, err)
     if not app_id:
         raise UsageError("no app id: set APP_ID or pass --app-id")
     if not cert:
@@ -216,17 +229,25 @@ def _credentials(args: argparse.Namespace, err: IO[str]) -> tuple[str, str]:
     return app_id, cert
 
 
-def _rtc_uid(text: str) -> int | str:
-    number = parse_uid(text)
-    return number if number is not None else text
+def _note(err: IO[str], text: str) -> None:
+    err.write(f"{PROG}: note: {text}\n")
+
+
+def _rtc_uid(args: argparse.Namespace, err: IO[str]) -> int | str:
+    """``--uid`` read as ``POST /getToken`` reads ``uid``, with a note when
+    text that looks like a number is read as a user account."""
+    uid = rules.rtc_uid(args.uid, "--uid")
+    note = rules.account_note(uid, "--uid")
+    if note is not None:
+        _note(err, note)
+    return uid
 
 
 def _role(name: str) -> int:
     return int(Role.PUBLISHER if name == "publisher" else Role.SUBSCRIBER)
 
 
-def _build_rtc(app_id: str, cert: str, channel: str, uid_text: str, role: str, expire: int) -> str:
-    uid = _rtc_uid(uid_text)
+def _build_rtc(app_id: str, cert: str, channel: str, uid: int | str, role: str, expire: int) -> str:
     if isinstance(uid, int):
         return RtcTokenBuilder.build_token_with_uid(app_id, cert, channel, uid, _role(role), expire, expire)
     return RtcTokenBuilder.build_token_with_user_account(app_id, cert, channel, uid, _role(role),
@@ -246,33 +267,36 @@ def _emit(args: argparse.Namespace, out: IO[str], tokens: dict[str, str]) -> int
 
 
 def cmd_rtc(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    channel = rules.required_channel(args.channel, "--channel")
+    uid = _rtc_uid(args, err)
     app_id, cert = _credentials(args, err)
-    return _emit(args, out, {"rtcToken": _build_rtc(app_id, cert, args.channel, args.uid, args.role,
-                                                    args.expire)})
+    return _emit(args, out, {"rtcToken": _build_rtc(app_id, cert, channel, uid, args.role, args.expire)})
 
 
 def cmd_rtm(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    channel = rules.optional_channel(args.channel, "--channel")
+    user = rules.rtm_user(args.user, "--user")
     app_id, cert = _credentials(args, err)
-    return _emit(args, out, {"rtmToken": rtm_token(app_id, cert, args.user, expire=args.expire,
-                                                   channel=args.channel)})
+    return _emit(args, out, {"rtmToken": rtm_token(app_id, cert, user, expire=args.expire, channel=channel)})
 
 
 def cmd_chat(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    user = rules.chat_user(args.user, "--user")
     app_id, cert = _credentials(args, err)
-    if args.user is None:
+    if not user:
         token = chat_app_token(app_id, cert, expire=args.expire)
     else:
-        token = chat_user_token(app_id, cert, args.user, expire=args.expire)
+        token = chat_user_token(app_id, cert, user, expire=args.expire)
     return _emit(args, out, {"chatToken": token})
 
 
 def cmd_rte(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    channel = rules.required_channel(args.channel, "--channel", "rte")
+    uid = _rtc_uid(args, err)
+    rtm_user = rules.rte_rtm_user(args.rtm_user, args.uid, uid, "--rtm-user", "--uid")
     app_id, cert = _credentials(args, err)
-    rtm_user = args.rtm_user if args.rtm_user is not None else args.uid
-    if rtm_user in ("", "0"):
-        raise UsageError("the RTM user would be empty (uid 0): pass --rtm-user")
-    rtc = _build_rtc(app_id, cert, args.channel, args.uid, args.role, args.expire)
-    rtm = RtmTokenBuilder.build_token(app_id, cert, rtm_user, args.expire, args.channel)
+    rtc = _build_rtc(app_id, cert, channel, uid, args.role, args.expire)
+    rtm = RtmTokenBuilder.build_token(app_id, cert, rtm_user, args.expire, channel)
     return _emit(args, out, {"rtcToken": rtc, "rtmToken": rtm})
 
 
@@ -294,35 +318,37 @@ def _permission(text: str) -> tuple[int, int, list[str]]:
 
 
 def cmd_rtm2(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    app_id, cert = _credentials(args, err)
+    user = rules.rtm_user(args.user, "--user")
     permissions: dict[int, dict[int, list[str]]] = {}
     for text in args.permission:
         resource, permission, names = _permission(text)
         permissions.setdefault(resource, {}).setdefault(permission, []).extend(names)
-    rtm2 = ServiceRtm2(args.user, permissions)
+    app_id, cert = _credentials(args, err)
+    rtm2 = ServiceRtm2(user, permissions)
     rtm2.add_privilege(Rtm2Privilege.LOGIN, args.expire)
     return _emit(args, out, {"rtm2Token": _token(app_id, cert, args.expire, rtm2)})
 
 
-def _channel_service(args: argparse.Namespace, err: IO[str], service: Service,
+def _channel_service(args: argparse.Namespace, err: IO[str], make: Callable[[str, str], Service],
                      flags: Sequence[tuple[str, int]]) -> tuple[str, str, Service]:
-    app_id, cert = _credentials(args, err)
+    service = make(rules.required_channel(args.channel, "--channel", args.command), args.account)
     chosen = [privilege for flag, privilege in flags if getattr(args, flag)]
     if not chosen:
         raise UsageError("no privilege: pass " + " and/or ".join("--" + f.replace("_", "-") for f, _ in flags))
+    app_id, cert = _credentials(args, err)
     for privilege in chosen:
         service.add_privilege(privilege, args.expire)
     return app_id, cert, service
 
 
 def cmd_streaming(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    app_id, cert, svc = _channel_service(args, err, ServiceStreaming(check_channel(args.channel), args.account), (
+    app_id, cert, svc = _channel_service(args, err, ServiceStreaming, (
         ("mix_stream", StreamingPrivilege.PUBLISH_MIX_STREAM), ("raw_stream", StreamingPrivilege.PUBLISH_RAW_STREAM)))
     return _emit(args, out, {"streamingToken": _token(app_id, cert, args.expire, svc)})
 
 
 def cmd_fcdn(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    app_id, cert, svc = _channel_service(args, err, ServiceFcdn(check_channel(args.channel), args.account), (
+    app_id, cert, svc = _channel_service(args, err, ServiceFcdn, (
         ("publish", FcdnPrivilege.PUBLISH), ("play", FcdnPrivilege.PLAY)))
     return _emit(args, out, {"fcdnToken": _token(app_id, cert, args.expire, svc)})
 
@@ -335,17 +361,30 @@ def cmd_fpa(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
 
 def cmd_apaas(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    if args.room is not None and args.user is None:
+        raise UsageError("--room needs --user (a room-user token)")
+    user = None if args.user is None else v.check_account(args.user, "--user", required=True)
     app_id, cert = _credentials(args, err)
-    if args.room is not None:
-        if args.user is None:
-            raise UsageError("--room needs --user (a room-user token)")
-        token = ApaasTokenBuilder.build_room_user_token(app_id, cert, args.room, args.user, args.role,
-                                                        args.expire)
-    elif args.user is not None:
-        token = ApaasTokenBuilder.build_user_token(app_id, cert, args.user, args.expire)
+    if args.room is not None and user is not None:
+        token = ApaasTokenBuilder.build_room_user_token(app_id, cert, v.check_str(args.room, "--room"), user,
+                                                        v.check_i16(args.role, "--role"), args.expire)
+    elif user is not None:
+        token = ApaasTokenBuilder.build_user_token(app_id, cert, user, args.expire)
     else:
         token = ApaasTokenBuilder.build_app_token(app_id, cert, args.expire)
     return _emit(args, out, {"apaasToken": token})
+
+
+def _expire(args: argparse.Namespace, err: IO[str]) -> int:
+    """``--expire`` read as ``POST /getToken`` reads ``expire``: missing or 0
+    is the command's default (a note says so for 0)."""
+    default: int = getattr(args, "default_expire", DEFAULT_EXPIRE)
+    if args.expire is None:
+        return default
+    expire = rules.parse_expire(args.expire, "--expire")
+    if expire == 0:
+        _note(err, f"--expire 0 means the default, {default} s (as POST /getToken reads an expire of 0)")
+    return rules.token_expire(expire, "--expire", default)
 
 
 def _read_token(arg: str, stdin: IO[str]) -> str:
@@ -357,22 +396,17 @@ def _read_token(arg: str, stdin: IO[str]) -> str:
     if not text:
         raise UsageError("no token given (empty input)")
     if len(text) > MAX_TOKEN_LENGTH:
-        raise UsageError(f"token is longer than {MAX_TOKEN_LENGTH} characters")
+        raise UsageError(M.TOKEN_TOO_LONG)
     return text
 
 
 def cmd_inspect(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[str]) -> int:
     token = _read_token(args.token, stdin)
-    if args.app_certificate is not None:
-        err.write(f"{PROG}: warning: --app-certificate is visible to other users in process "
-                  "lists and shell history; prefer the APP_CERTIFICATE environment variable\n")
-        cert: str | None = args.app_certificate
-    else:
-        cert = os.environ.get("APP_CERTIFICATE") or None
+    cert = _certificate(args, err) or None
     now = time.time()
     try:
-        desc = describe_token(token, channel=args.channel,
-                              uid=None if args.uid is None else _rtc_uid(args.uid))
+        uid = None if args.uid is None else rules.uid_number(args.uid, "--uid")
+        desc = describe_token(token, channel=args.channel, uid=args.uid if uid is None else uid)
     except InvalidTokenError as exc:
         raise UsageError(f"malformed token: {exc}") from None
     sig = check_signature(desc, cert)
@@ -403,8 +437,9 @@ examples:
   echo "$TOKEN" | {PROG} inspect - --json
 
 credentials come from APP_ID / APP_CERTIFICATE (or --app-id / --app-certificate;
-the latter is visible in process lists). Exit codes: 0 ok, 1 invalid signature
-(inspect), 2 bad input.
+the latter is visible in process lists). Values follow the token service's rules
+(POST /getToken). Exit codes: 0 ok, 1 invalid signature (inspect), 2 bad input.
+Documentation: docs/cli.md.
 """
 
 
@@ -422,8 +457,9 @@ def build_parser() -> _Parser:
     g.add_argument("--app-certificate", metavar="HEX32",
                    help="app certificate (default: $APP_CERTIFICATE; the flag is visible in process lists)")
     common = _Parser(add_help=False)
-    common.add_argument("--expire", type=int, default=DEFAULT_EXPIRE, metavar="SECONDS",
-                        help=f"token and privilege lifetime in seconds (default: {DEFAULT_EXPIRE})")
+    common.add_argument("--expire", metavar="SECONDS",
+                        help=f"token and privilege lifetime in seconds, 0..4294967295 (default and 0: "
+                             f"{DEFAULT_EXPIRE})")
     common.add_argument("--json", action="store_true", help="print JSON, keyed like the token service")
 
     def add(name: str, help_text: str, epilog: str, parents: Sequence[_Parser]) -> _Parser:
@@ -432,13 +468,15 @@ def build_parser() -> _Parser:
         return p
 
     role_help = "RTC role: publisher (join + publish, the default) or subscriber (join only)"
-    uid_help = "plain decimal digits: a numeric uid (0 = any user, max 4294967295); anything else: a user account"
+    uid_help = ("plain decimal digits: a numeric uid (0 = any user, max 4294967295); anything else "
+                "(alice, -1): a user account, at most 255 bytes")
+    channel_help = "channel name (not empty, at most 64 bytes)"
 
     p = add("rtc", "Build an RTC (video/voice) token for a channel and a uid.",
             f"examples:\n  {PROG} rtc --channel lobby --uid 42\n"
             f"  {PROG} rtc --channel lobby --uid alice --role subscriber --expire 600\n"
             f"  {PROG} rtc --channel lobby --uid 0 --json      # any user\n", [creds, common])
-    p.add_argument("--channel", required=True, help="channel name (at most 64 bytes)")
+    p.add_argument("--channel", required=True, help=channel_help)
     p.add_argument("--uid", required=True, help=uid_help)
     p.add_argument("--role", choices=("publisher", "subscriber"), default="publisher", help=role_help)
     p.set_defaults(func=cmd_rtc)
@@ -447,22 +485,22 @@ def build_parser() -> _Parser:
             f"examples:\n  {PROG} rtm --user alice\n"
             f"  {PROG} rtm --user alice --channel lobby   # adds the stream-channel RTC service\n",
             [creds, common])
-    p.add_argument("--user", required=True, help="RTM user id")
+    p.add_argument("--user", required=True, help="RTM user id (not empty, not 0)")
     p.add_argument("--channel", help="optional stream channel ('*' allowed): adds RTC join + publish-data")
     p.set_defaults(func=cmd_rtm)
 
     p = add("chat", "Build a Chat token: a user token with --user, else an app token.",
             f"examples:\n  {PROG} chat --user alice\n  {PROG} chat              # app (administrator) token\n",
             [creds, common])
-    p.add_argument("--user", help="chat user id (omit for an app token)")
+    p.add_argument("--user", help="chat user id (omit it, or give an empty one, for an app token)")
     p.set_defaults(func=cmd_chat)
 
     p = add("rte", "Build an RTC token and an RTM token (with the channel's stream service) together.",
             f"examples:\n  {PROG} rte --channel lobby --uid 42\n"
             f"  {PROG} rte --channel lobby --uid 42 --rtm-user alice --json\n", [creds, common])
-    p.add_argument("--channel", required=True, help="channel name (at most 64 bytes)")
+    p.add_argument("--channel", required=True, help=channel_help)
     p.add_argument("--uid", required=True, help=uid_help)
-    p.add_argument("--rtm-user", help="RTM user id (default: --uid as written)")
+    p.add_argument("--rtm-user", help="RTM user id (default: --uid as written; not empty, not 0)")
     p.add_argument("--role", choices=("publisher", "subscriber"), default="publisher", help=role_help)
     p.set_defaults(func=cmd_rte)
 
@@ -472,14 +510,14 @@ def build_parser() -> _Parser:
             "--permission users:write:bob\n"
             f"  {PROG} rtm2 --user alice --permission streamChannels:write:   # an empty list\n",
             [creds, common])
-    p.add_argument("--user", required=True, help="RTM user id")
+    p.add_argument("--user", required=True, help="RTM user id (not empty, not 0)")
     p.add_argument("--permission", action="append", default=[], metavar="RESOURCE:PERMISSION:NAMES",
                    help=f"grant PERMISSION (read, write) on the comma-separated NAMES of RESOURCE "
                         f"({', '.join(RESOURCE_NAMES.values())}); repeatable")
     p.set_defaults(func=cmd_rtm2)
 
     def channel_account(p: _Parser) -> None:
-        p.add_argument("--channel", required=True, help="channel name (at most 64 bytes)")
+        p.add_argument("--channel", required=True, help=channel_help)
         p.add_argument("--account", required=True, help="uid or user account, as it goes into the token")
 
     p = add("streaming", "Build a media push (Streaming) token for a channel and an account.",
@@ -500,10 +538,10 @@ def build_parser() -> _Parser:
     p = add("fpa", "Build an FPA (Fast Packet Acceleration) token (login, no limit of its own).",
             f"examples:\n  {PROG} fpa\n  {PROG} fpa --expire 3600\n", [creds])
     # its own --expire: Agora's FpaTokenBuilder issues FPA tokens for 24 hours
-    p.add_argument("--expire", type=int, default=FPA_EXPIRE, metavar="SECONDS",
-                   help=f"token lifetime in seconds (default: {FPA_EXPIRE})")
+    p.add_argument("--expire", metavar="SECONDS",
+                   help=f"token lifetime in seconds, 0..4294967295 (default and 0: {FPA_EXPIRE})")
     p.add_argument("--json", action="store_true", help="print JSON, keyed like the token service")
-    p.set_defaults(func=cmd_fpa)
+    p.set_defaults(func=cmd_fpa, default_expire=FPA_EXPIRE)
 
     p = add("apaas", "Build an APaaS (Flexible Classroom) token: a room-user token with --room and --user "
             "(with RTM and Chat for the user, as Agora's builder), a user token with --user, else an app token.",
@@ -511,7 +549,7 @@ def build_parser() -> _Parser:
             f"  {PROG} apaas                    # app token\n", [creds, common])
     p.add_argument("--room", help="room uuid (a room-user token)")
     p.add_argument("--user", help="user uuid")
-    p.add_argument("--role", type=int, default=-1, help="the user's role in the room (default: -1)")
+    p.add_argument("--role", type=int, default=-1, help="the user's role in the room, -32768..32767 (default: -1)")
     p.set_defaults(func=cmd_apaas)
 
     p = add("inspect", "Show what a token grants and, with the certificate, whether its signature is valid.",
@@ -549,8 +587,7 @@ def main(argv: Sequence[str] | None = None, *, stdin: IO[str] | None = None,
         if args.command == "inspect":
             return cmd_inspect(args, out, err, inp)
         func: Callable[[argparse.Namespace, IO[str], IO[str]], int] = args.func
-        if args.expire < 0:
-            raise UsageError(f"--expire must be >= 0, got {args.expire}")
+        args.expire = _expire(args, err)
         return func(args, out, err)
     except UsageError as exc:
         err.write(f"{PROG}: error: {exc}\n")

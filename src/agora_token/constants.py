@@ -6,6 +6,7 @@ from enum import IntEnum
 
 __all__ = [
     "DEFAULT_EXPIRE",
+    "FPA_EXPIRE",
     "I16_MAX",
     "I16_MIN",
     "MAX_006_CHANNEL_UID_BYTES",
@@ -56,6 +57,8 @@ MAX_006_CHANNEL_UID_BYTES = 65535
 
 #: Default token (and privilege) lifetime in seconds of the short builders.
 DEFAULT_EXPIRE = 3600
+#: Lifetime in seconds of an FPA token from Agora's ``FpaTokenBuilder``: 24 hours.
+FPA_EXPIRE = 86400
 
 
 class ServiceType(IntEnum):

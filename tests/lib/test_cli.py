@@ -18,6 +18,7 @@ from agora_token.cli import humanize_delta, main, relative_expiry
 from tests.support.credentials import APP_CERTIFICATE as CERT
 from tests.support.credentials import APP_ID
 from tests.support.credentials import OTHER_CERTIFICATE as OTHER_CERT
+from tests.support.request_rules import CASES, Case, argv, grants, message
 
 pytestmark = pytest.mark.usefixtures("core")
 
@@ -202,10 +203,22 @@ def test_missing_credentials(monkeypatch: pytest.MonkeyPatch, env: str, flag: st
     (["rtc", "--channel", "x" * 65, "--uid", "1"], "64"),
     (["rtc", "--channel", "c", "--uid", "1", "--expire", "-5"], "expire"),
     (["rtc", "--channel", "c", "--uid", "1", "--expire", "4294967296"], "expire"),
-    (["rtc", "--channel", "c", "--uid", "1", "--expire", "soon"], "invalid int"),
+    (["rtc", "--channel", "c", "--uid", "1", "--expire", "soon"],
+     "--expire must be a whole number of seconds in 0..4294967295, got 'soon'"),
     (["rtc", "--uid", "1"], "--channel"),
     (["rtc", "--channel", "c", "--uid", "1", "--role", "admin"], "role"),
-    (["rtm", "--user", ""], "user_id"),
+    (["rtm", "--user", ""], "missing --user (required for rtm tokens)"),
+    (["rtm", "--user", "0"], "--user must be a user id other than 0 (for rtm tokens)"),
+    (["rtc", "--channel", "", "--uid", "42"], "missing --channel (required for rtc tokens)"),
+    (["rte", "--channel", "", "--uid", "42"], "missing --channel (required for rte tokens)"),
+    (["rte", "--channel", "c", "--uid", "000"], "no RTM user: give --rtm-user, or an --uid other than empty or 0"),
+    (["rte", "--channel", "c", "--uid", "42", "--rtm-user", "0"], "no RTM user"),
+    (["rtc", "--channel", "c", "--uid", "42", "--expire", "99999999999"],
+     "--expire must be a whole number of seconds in 0..4294967295, got 99999999999"),
+    (["rtm2", "--user", "0"], "--user must be a user id other than 0"),
+    (["fcdn", "--channel", "", "--account", "1", "--play"], "missing --channel (required for fcdn tokens)"),
+    (["apaas", "--user", ""], "--user must not be empty"),
+    (["apaas", "--user", "u" * 256], "--user is 256 bytes long; at most 255 are allowed"),
     (["rtc", "--channel", "c", "--uid", "1", "--app-id", "nothex"], "app_id"),
     (["nope"], "invalid choice"),
     (["rtm2", "--user", "a", "--permission", "channels:read:x"], "RESOURCE:PERMISSION:NAME"),
@@ -217,7 +230,7 @@ def test_missing_credentials(monkeypatch: pytest.MonkeyPatch, env: str, flag: st
     (["fcdn", "--channel", "c", "--account", "1", "--play", "--expire", "-1"], "expire"),
     (["fpa", "--expire", "-1"], "expire"),
     (["apaas", "--room", "r"], "--room needs --user"),
-    (["apaas", "--room", "r", "--user", "u", "--role", "40000"], "role"),
+    (["apaas", "--room", "r", "--user", "u", "--role", "40000"], "--role must be in -32768..32767, got 40000"),
 ])
 def test_bad_input_is_one_line_exit_2(args: list[str], needle: str) -> None:
     code, out, err = run(args)
@@ -339,7 +352,11 @@ def test_inspect_006_needs_channel_and_uid(monkeypatch: pytest.MonkeyPatch,
 
 def test_humanize() -> None:
     assert humanize_delta(45) == "45 s"
-    assert humanize_delta(59 * 60 + 30) == "59 min"
+    assert humanize_delta(59 * 60 + 29) == "59 min"
+    assert humanize_delta(59 * 60 + 30) == "1 h"  # rounded, not cut
+    assert humanize_delta(599.6) == "10 min"
+    assert humanize_delta(59.4) == "59 s" and humanize_delta(59.6) == "1 min"
+    assert humanize_delta(2 * 86400 + 3 * 3600 + 1799) == "2 days 3 h"
     assert humanize_delta(3 * 3600) == "3 h"
     assert humanize_delta(3 * 3600 + 300) == "3 h 5 min"
     assert humanize_delta(5 * 86400) == "5 days"
@@ -401,3 +418,79 @@ def test_inspect_006_rtm_token_with_uid_alone(monkeypatch: pytest.MonkeyPatch) -
     token = RtmTokenBuilder006.build_token(APP_ID, CERT, "bob", 1, 0)
     code, out, _ = run(["inspect", token, "--uid", "bob"])
     assert code == 0 and "signature  valid" in out and "never expires" in out
+
+
+# --------------------------------------------- the service's rules (agora_token.rules)
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_follows_the_rules_of_post_gettoken(case: Case) -> None:
+    """Every case of the table tests/server/test_core_routes.py posts to the
+    service: the same accept / refuse, the same message with the flag's name."""
+    code, out, err = run(argv(case))
+    expected = message(case, "flag")
+    if expected is None:
+        assert code == 0, err
+        assert verify(only_line(out), CERT)
+    else:
+        assert (code, out, err) == (2, "", f"agora-token: error: {expected}\n")
+
+
+@pytest.mark.parametrize("uid", ["-1", "+5", " 5", "1.5", "1e3", "\u0663"])
+def test_uid_read_as_an_account_says_so(uid: str) -> None:
+    code, out, err = run(["rtc", "--channel", "lobby", "--uid", uid])
+    assert code == 0
+    assert parse(only_line(out)).services[0].uid == uid  # the user account, as POST /getToken reads it
+    note = only_line(err)
+    assert note.startswith(f"agora-token: note: --uid {uid!r} is not plain decimal digits, so it is read as "
+                           f"the user account {uid!r}")
+
+
+@pytest.mark.parametrize("uid", ["42", "007", "0", "alice", "user@example.com"])
+def test_no_note_for_a_plain_uid_or_account(uid: str) -> None:
+    code, _, err = run(["rtc", "--channel", "lobby", "--uid", uid])
+    assert code == 0 and err == ""
+
+
+def test_expire_zero_is_the_default_with_a_note() -> None:
+    code, out, err = run(["rtc", "--channel", "lobby", "--uid", "42", "--expire", "0"])
+    assert code == 0 and grants(only_line(out))[0] == 3600
+    assert "--expire 0 means the default, 3600 s" in only_line(err)
+    code, out, err = run(["fpa", "--expire", "0"])
+    assert code == 0 and grants(only_line(out))[0] == agora_token.constants.FPA_EXPIRE
+    assert "86400 s" in only_line(err)
+
+
+def test_fpa_default_is_the_library_constant() -> None:
+    import inspect
+
+    from agora_token.constants import FPA_EXPIRE
+
+    assert FPA_EXPIRE == 86400
+    assert inspect.signature(agora_token.FpaTokenBuilder.build_token).parameters["expire"].default == FPA_EXPIRE
+    code, out, _ = run(["fpa"])
+    assert parse(only_line(out)).expire == FPA_EXPIRE
+
+
+def test_inspect_a_fresh_600_s_token_reads_10_min() -> None:
+    _, token, _ = run(["rtc", "--channel", "lobby", "--uid", "42", "--expire", "600"])
+    code, out, _ = run(["inspect", only_line(token)])
+    assert code == 0
+    assert "(expires in 10 min; lifetime 10 min)" in out, out
+
+
+@pytest.mark.parametrize("value", [4294967296, "4294967296", "0004294967296"])
+def test_a_uid_out_of_range_has_one_message_number_or_digits(value: Any) -> None:
+    """The library (a number, or digits for parse_uid), the service's rules and the CLI word it alike."""
+    from agora_token import rules
+
+    expected = "uid must be in 0..4294967295, got 4294967296"
+    with pytest.raises(agora_token.InvalidParameterError) as exc:
+        if isinstance(value, int):
+            agora_token.rtc_token(APP_ID, CERT, "c", value)
+        else:
+            agora_token.parse_uid(value)
+    assert str(exc.value) == expected
+    with pytest.raises(rules.RequestError, match=f"^{expected}$"):
+        rules.rtc_uid(value)
+    code, _, err = run(["rtc", "--channel", "c", "--uid", str(value)])
+    assert (code, err) == (2, f"agora-token: error: --{expected}\n")

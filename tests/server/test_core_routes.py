@@ -3,11 +3,15 @@ Every returned token is decoded and verified (see _core.py)."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
 
-from tests.support.service import assert_no_cache, check_chat, check_rtc, check_rtm, make_app
+from tests.support import request_rules as rules_table
+from tests.support.service import CREDENTIALS, assert_no_cache, check_chat, check_rtc, check_rtm, make_app
+
+RULE_CASES = rules_table.CASES
 
 U32 = 4294967295
 
@@ -147,8 +151,8 @@ async def test_gettoken_invalid_body(client, body):
     ({"tokenType": "rtm", "uid": ""}, "uid"),
     ({"tokenType": "rtm", "uid": "a", "channel": ["x"]}, "channel"),
     ({"tokenType": "rtc", "channel": "c" * 65, "uid": "1"}, "channel"),
-    ({"tokenType": "rtc", "channel": "c", "uid": "a" * 256}, "account"),
-    ({"tokenType": "rtm", "uid": "a" * 256}, "user_id"),
+    ({"tokenType": "rtc", "channel": "c", "uid": "a" * 256}, "uid"),
+    ({"tokenType": "rtm", "uid": "a" * 256}, "uid"),
     ({"tokenType": "rtc", "channel": "c", "uid": "\ud800"}, ""),
 ])
 async def test_gettoken_missing_or_bad_fields(client, body, word):
@@ -399,3 +403,39 @@ async def test_head_ping(client):
     r = await client.head("/ping")
     assert r.status == 200
     assert_no_cache(r)
+
+
+# --------------------------------------------------------------------------- one set of rules with the CLI
+
+@pytest.mark.parametrize("case", RULE_CASES, ids=[c.id for c in RULE_CASES])
+async def test_gettoken_and_the_cli_follow_the_same_rules(client, monkeypatch, case):
+    """``POST /getToken`` and ``agora-token`` accept and refuse the same
+    values, with the same message but for the value's name."""
+    from agora_token.cli import main
+
+    monkeypatch.setenv("APP_ID", CREDENTIALS["APP_ID"])
+    monkeypatch.setenv("APP_CERTIFICATE", CREDENTIALS["APP_CERTIFICATE"])
+    r = await post(client, rules_table.body(case))
+    out, err = io.StringIO(), io.StringIO()
+    code = main(rules_table.argv(case), stdout=out, stderr=err)
+    expected = rules_table.message(case, "field")
+    if expected is None:
+        assert r.status == 200 and code == 0, (await r.text(), err.getvalue())
+        assert rules_table.grants((await r.json())["token"]) == rules_table.grants(out.getvalue().strip())
+    else:
+        assert r.status == 400 and code == 2
+        assert await r.json() == {"error": expected}
+        assert err.getvalue() == f"agora-token: error: {rules_table.message(case, 'flag')}\n"
+
+
+@pytest.mark.parametrize("body", [
+    {"tokenType": "rtc", "channel": "c", "uid": 4294967296},
+    {"tokenType": "rtc", "channel": "c", "uid": "4294967296"},
+    {"tokenType": "rtc", "channel": "c", "uid": "0004294967296"},
+    {"tokenType": "rtm", "uid": 4294967296},
+    {"tokenType": "chat", "uid": 4294967296},
+])
+async def test_uid_out_of_range_has_one_message_number_or_string(client, body):
+    r = await post(client, body)
+    assert r.status == 400
+    assert await r.json() == {"error": "uid must be in 0..4294967295, got 4294967296"}

@@ -17,6 +17,7 @@ import pytest
 
 from agora_token import ServiceType, parse, verify
 from agora_token_server.state import STATE
+from agora_token_server.testing import holding_token_requests
 from tests.support.service import APP_CERTIFICATE, APP_ID, assert_no_cache, make_app
 
 KEY = "generate-api-key-" + "k" * 24
@@ -205,7 +206,7 @@ RTC_ON = {"serviceRtc": {"enable": True}}
     ({"uid": ["u"], **RTC_ON}, "uid must be a string, not an array"),
     ({"channelName": 5, **RTC_ON}, "channelName must be a string"),
     ({"channelName": {}, **RTC_ON}, "channelName must be a string, not an object"),
-    *[({field: value, **RTC_ON}, f"{field} must be an integer in 0..4294967295")
+    *[({field: value, **RTC_ON}, f"{field} must be a whole number of seconds in 0..4294967295, got ")
       for field in ("tokenExpireTs", "privilegeExpireTs")
       for value in (-1, U32_MAX + 1, 10**30, 1.5, 3600.0, 1e3, "3600", True, [1])],
     ({"serviceRtc": True}, "serviceRtc must be an object"),
@@ -257,11 +258,10 @@ async def test_other_methods_and_the_slash(client: Any) -> None:
 
 
 def test_route_is_guarded_sheddable_and_code_shaped() -> None:
-    from agora_token_server.routes import ERROR_SHAPES, ROUTES
+    from agora_token_server.routes import ROUTES
 
-    assert [(guarded, sheddable) for method, path, _, guarded, sheddable in ROUTES
-            if (method, path) == ("POST", PATH)] == [(True, True)]
-    assert ERROR_SHAPES[PATH] == "code"
+    assert [(r.guarded, r.sheddable, r.error_shape) for r in ROUTES
+            if (r.method, r.path) == ("POST", PATH)] == [(True, True, "code")]
 
 
 # --------------------------------------------------------------------------- production settings
@@ -313,7 +313,8 @@ async def test_rate_limit_error_shape(client: Any) -> None:
 async def test_shed_with_this_routes_shape(aiohttp_client: Any, tmp_path: Path) -> None:
     hold = tmp_path / "hold"
     hold.touch()
-    app = make_app(MAX_INFLIGHT="1", TEST_HOLD_FILE=str(hold))
+    with holding_token_requests(hold):
+        app = make_app(MAX_INFLIGHT="1")
     c = await aiohttp_client(app)
     held = asyncio.ensure_future(post(c, RTC_ON))
     try:
