@@ -17,6 +17,8 @@ import secrets
 import sys
 from typing import Any, Optional, Sequence
 
+import agora_token
+
 from .config import ConfigError, Settings, load_settings, read_environment
 
 log = logging.getLogger("server")
@@ -78,8 +80,6 @@ def _demo_banner(settings: Settings) -> None:
 
 
 def version_text() -> str:
-    import agora_token
-
     return f"{PROG} {agora_token.__version__} (agora_token backend: {agora_token.BACKEND})"
 
 

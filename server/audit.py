@@ -51,6 +51,7 @@ window is over, and at shutdown.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import json
 import logging
@@ -61,6 +62,8 @@ import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Callable, Optional
+
+from agora_token.description import describe_token, iso
 
 from . import metrics, tracing
 from .accesslog import BufferedLog
@@ -108,6 +111,10 @@ class AuditSettings:
         return self.destination is not None
 
 
+#: the variables :func:`parse_audit_settings` reads
+VARIABLES = ("AUDIT_LOG",)
+
+
 def parse_audit_settings(env: Mapping[str, str]) -> AuditSettings:
     raw = env_str(env, "AUDIT_LOG")
     if not raw or raw.lower() == "off":
@@ -127,8 +134,6 @@ def parse_audit_settings(env: Mapping[str, str]) -> AuditSettings:
 
 def _services(token: str) -> tuple[Optional[int], Optional[str], list[dict[str, Any]]]:
     """(expire, expires_at, services) of ``token``, from the library's describer."""
-    from agora_token.description import describe_token, iso
-
     desc = describe_token(token)
     services = []
     for svc in desc.services:
@@ -322,8 +327,6 @@ class AuditTrail(BufferedLog):
 
     def _schedule_retry(self) -> None:
         try:
-            import asyncio
-
             self._retry = asyncio.get_running_loop().call_later(RETRY_DELAY, self.flush)
         except RuntimeError:  # no loop: the next record or flush retries
             self._retry = None

@@ -36,8 +36,9 @@ from urllib.parse import quote
 
 from agora_token.constants import ServiceType
 
-from .env import ConfigError, env_str, read_small_file
-from .jwtauth import JWT_SHAPE, JwtError, JwtSettings, JwtVerifier, parse_jwt_settings
+from .env import MIN_SECRET_LENGTH, ConfigError, check_secret_text, env_str, read_small_file
+from .errors import AuthError
+from .jwtauth import JWT_SHAPE, JwtSettings, JwtVerifier, parse_jwt_settings
 from .policy import UID_SERVICES, PolicyViolation, ServiceGrant, TokenRequest
 
 __all__ = [
@@ -49,12 +50,12 @@ __all__ = [
     "authorize",
     "check_secret_text",
     "key_fingerprint",
+    "VARIABLES",
     "parse_auth_settings",
 ]
 
-#: shortest API key or bearer secret accepted (also METRICS_TOKEN)
-MIN_SECRET_LENGTH = 16
-MAX_API_KEY_LENGTH = 512
+#: the variables :func:`parse_auth_settings` reads as its own (the JWT ones: :data:`server.jwtauth.VARIABLES`)
+VARIABLES = ("AUTH_API_KEYS", "AUTH_API_KEYS_FILE")
 MAX_API_KEYS = 10000
 MAX_CREDENTIAL_LENGTH = 8192
 MAX_SUB_LENGTH = 255
@@ -137,21 +138,6 @@ class AuthSettings:
         return " + ".join(parts)
 
 
-def check_secret_text(value: str, variable: str, what: str,
-                      max_length: int = MAX_API_KEY_LENGTH) -> str:
-    """A key-like secret: 16..512 printable ASCII characters, no spaces or
-    commas. Errors never echo the value."""
-    if len(value) < MIN_SECRET_LENGTH:
-        raise ConfigError(variable, f"{what} is shorter than {MIN_SECRET_LENGTH} characters; use long random "
-                                    "keys, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'")
-    if len(value) > max_length:
-        raise ConfigError(variable, f"{what} is longer than {max_length} characters")
-    if not all("\x21" <= ch <= "\x7e" for ch in value) or "," in value:
-        raise ConfigError(variable, f"{what} contains a character other than printable ASCII "
-                                    "(no spaces or commas)")
-    return value
-
-
 def _parse_api_keys(env: Mapping[str, str]) -> tuple[str, ...]:
     inline = env_str(env, "AUTH_API_KEYS")
     file_path = env_str(env, "AUTH_API_KEYS_FILE")
@@ -182,21 +168,6 @@ def parse_auth_settings(env: Mapping[str, str]) -> AuthSettings:
 
 # --------------------------------------------------------------------------- authentication
 
-class AuthError(Exception):
-    """401 (or 503 when the identity provider's keys are unavailable):
-    ``message`` is safe to send to the client; ``headers`` go with it;
-    ``reason`` labels metrics."""
-
-    def __init__(self, message: str, *, invalid_token: bool = True, reason: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.reason = reason or ("invalid_api_key" if invalid_token else "missing_credentials")
-        self.www_authenticate = 'Bearer error="invalid_token"' if invalid_token else "Bearer"
-        self.status = 503 if reason == "jwks_unavailable" else 401
-        self.headers = ({"Retry-After": "5"} if self.status == 503 else
-                        {"WWW-Authenticate": self.www_authenticate})
-
-
 class Authenticator:
     """Turns request headers into a :class:`Caller` (or raises :class:`AuthError`)."""
 
@@ -218,10 +189,7 @@ class Authenticator:
             if digest is not None:
                 return self._key_callers[digest]
         if bearer and self.jwt is not None and JWT_SHAPE.fullmatch(credential):
-            try:
-                claims = await self.jwt.verify(credential)
-            except JwtError as exc:
-                raise AuthError(exc.message, reason=exc.reason) from None
+            claims = await self.jwt.verify(credential)  # or JwtError, an AuthError
             return caller_from_claims(claims)
         if not bearer or self.jwt is None:
             raise AuthError("invalid API key")

@@ -1,8 +1,9 @@
 """The service's settings: read once at start-up from the environment and an
 optional ``.env`` file (real environment variables win), validated, and kept
 in one frozen :class:`Settings`. Each feature parses its own variables in its
-own module; this module puts them together. Every variable is listed in
-:data:`VARIABLES` (the docs and the tests check against it).
+own module, which declares them next to its parser (``VARIABLES``); this
+module puts the settings together, and :data:`VARIABLES` is the union of
+those declarations (the docs and the tests check against it).
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Mapping, MutableMapping, Optional
 
+from dotenv import dotenv_values
+
 from agora_token import is_app_certificate, is_app_id
 
+from . import audit, auth, connections, jwtauth, logs, metrics, overload, policy, ratelimit, tracing
 from .audit import AuditSettings, parse_audit_settings
 from .auth import AuthSettings, parse_auth_settings
 from .connections import ConnectionSettings, parse_connection_settings
@@ -22,7 +26,7 @@ from .metrics import MetricsSettings, parse_metrics_settings
 from .overload import OverloadSettings, parse_overload_settings
 from .policy import PolicySettings, parse_policy_settings
 from .ratelimit import RateLimitSettings, parse_ratelimit_settings
-from .tracing import OTEL_VARIABLES, TracingSettings, parse_tracing_settings
+from .tracing import TracingSettings, parse_tracing_settings
 
 __all__ = ["ConfigError", "DEFAULT_PORT", "Settings", "VARIABLES", "load_settings", "read_environment"]
 
@@ -31,22 +35,12 @@ DEFAULT_HOST = "0.0.0.0"
 #: request bodies larger than this are refused with 413 (a token request is < 1 KiB)
 MAX_BODY_BYTES = 4096
 
-#: every environment variable the service reads
-VARIABLES = (
-    "APP_ID", "APP_CERTIFICATE", "SERVER_PORT", "PORT", "HOST", "CORS_ALLOW_ORIGIN",
-    "AUTH_API_KEYS", "AUTH_API_KEYS_FILE", "AUTH_JWT_SECRET", "AUTH_JWT_PUBLIC_KEY",
-    "AUTH_JWT_PUBLIC_KEY_FILE", "AUTH_JWKS_URL", "AUTH_JWT_AUDIENCE", "AUTH_JWT_ISSUER",
-    "AUTH_JWT_LEEWAY", "AUTH_JWT_ALLOW_ANY_UID", "AUTH_JWKS_CACHE_TTL", "AUTH_JWKS_TIMEOUT",
-    "AUTH_JWKS_MIN_REFRESH", "AUTH_JWKS_MAX_STALE",
-    "MAX_EXPIRE", "CHANNEL_PATTERN",
-    "RATE_LIMIT", "RATE_LIMIT_STORAGE", "RATE_LIMIT_KEY_PREFIX", "RATE_LIMIT_ON_STORAGE_ERROR",
-    "RATE_LIMIT_STORAGE_TIMEOUT", "TRUST_PROXY", "RATE_LIMIT_IPV6_PREFIX",
-    "LOG_FORMAT", "ACCESS_LOG", "AUDIT_LOG", "TRACE_CHANNEL_NAMES", *OTEL_VARIABLES,
-    "METRICS_TOKEN", "PROMETHEUS_MULTIPROC_DIR",
-    "HTTP_HEADER_TIMEOUT", "HTTP_BODY_TIMEOUT", "HTTP_KEEPALIVE_TIMEOUT", "HTTP_MAX_CONNECTIONS",
-    "SHUTDOWN_DELAY", "SHUTDOWN_GRACE", "MAX_INFLIGHT", "MAX_QUEUE_WAIT", "TEST_HOLD_FILE",
-    "MAX_UNFINISHED_PER_CLIENT",
-)
+#: the variables this module reads itself (the credentials, where to listen, CORS)
+OWN_VARIABLES = ("APP_ID", "APP_CERTIFICATE", "SERVER_PORT", "PORT", "HOST", "CORS_ALLOW_ORIGIN")
+#: every environment variable the service reads: each settings module declares its own
+VARIABLES = (*OWN_VARIABLES, *auth.VARIABLES, *jwtauth.VARIABLES, *policy.VARIABLES, *ratelimit.VARIABLES,
+             *logs.VARIABLES, *audit.VARIABLES, *tracing.VARIABLES, *metrics.VARIABLES, *connections.VARIABLES,
+             *overload.VARIABLES)
 
 
 
@@ -120,8 +114,6 @@ def read_environment(environ: Optional[Mapping[str, str]] = None,
     (``os.environ`` when None)."""
     merged: MutableMapping[str, str] = {}
     if dotenv_path and os.path.isfile(dotenv_path):
-        from dotenv import dotenv_values
-
         merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
     merged.update(os.environ if environ is None else environ)
     return dict(merged)

@@ -98,6 +98,11 @@ class ConnectionSettings:
     shutdown_grace: float = 15.0
 
 
+#: the variables :func:`parse_connection_settings` reads
+VARIABLES = ("HTTP_HEADER_TIMEOUT", "HTTP_BODY_TIMEOUT", "HTTP_KEEPALIVE_TIMEOUT", "HTTP_MAX_CONNECTIONS",
+             "SHUTDOWN_DELAY", "SHUTDOWN_GRACE")
+
+
 def parse_connection_settings(env: Mapping[str, str]) -> ConnectionSettings:
     d = ConnectionSettings()
     return ConnectionSettings(

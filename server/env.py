@@ -14,6 +14,8 @@ from typing import Iterable, Mapping
 
 __all__ = [
     "ConfigError",
+    "MIN_SECRET_LENGTH",
+    "check_secret_text",
     "env_choice",
     "env_flag",
     "env_int",
@@ -23,6 +25,9 @@ __all__ = [
 ]
 
 MAX_SETTING_FILE_BYTES = 1024 * 1024
+#: shortest API key or bearer secret accepted (also METRICS_TOKEN)
+MIN_SECRET_LENGTH = 16
+MAX_API_KEY_LENGTH = 512
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -111,3 +116,18 @@ def read_small_file(variable: str, path_text: str, limit: int = MAX_SETTING_FILE
         raise ConfigError(variable, f"file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(variable, f"cannot read {path} ({type(exc).__name__})") from None
+
+
+def check_secret_text(value: str, variable: str, what: str,
+                      max_length: int = MAX_API_KEY_LENGTH) -> str:
+    """A key-like secret: 16..512 printable ASCII characters, no spaces or
+    commas. Errors never echo the value."""
+    if len(value) < MIN_SECRET_LENGTH:
+        raise ConfigError(variable, f"{what} is shorter than {MIN_SECRET_LENGTH} characters; use long random "
+                                    "keys, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+    if len(value) > max_length:
+        raise ConfigError(variable, f"{what} is longer than {max_length} characters")
+    if not all("\x21" <= ch <= "\x7e" for ch in value) or "," in value:
+        raise ConfigError(variable, f"{what} contains a character other than printable ASCII "
+                                    "(no spaces or commas)")
+    return value

@@ -10,7 +10,7 @@ runs on either side of reading the request body:
    client (:func:`server.ratelimit.client_bucket`: IPv6 by prefix) for
    anonymous callers.
 
-Errors take the shape of the route family (``RouteInfo.error_shape``).
+Errors take the shape of the route family (``Route.error_shape``).
 Policy and authorisation come later, in :mod:`server.issuing`, on the exact
 values each token will carry.
 """
@@ -22,16 +22,14 @@ from typing import Awaitable, Optional
 from aiohttp import web
 
 from . import audit, metrics
-from .auth import Authenticator, AuthError
+from .auth import Authenticator
 from .config import Settings
-from .ratelimit import RateLimiter, StorageUnavailable, client_bucket, request_client_ip
-from .responses import shaped_error
+from .errors import STORAGE_DENIED, AuthError, StorageUnavailable
+from .ratelimit import RateLimiter, client_bucket, request_client_ip
+from .responses import error_response, shaped_error
 from .state import RequestContext
 
 __all__ = ["Guard", "STORAGE_DENIED"]
-
-#: the answer while the rate-limit storage is down and the setting says deny
-STORAGE_DENIED = "the rate-limit storage is unavailable (RATE_LIMIT_ON_STORAGE_ERROR=deny): retry later"
 
 
 def _shape(ctx: RequestContext) -> str:
@@ -78,7 +76,7 @@ class Guard:
                     return denied
             if err.status == 401:
                 audit.denied(ctx, 401, err.reason)
-            return shaped_error(_shape(ctx), err.status, err.message, err.headers)
+            return error_response(_shape(ctx), err)
         return None
 
     def limit(self, request: web.Request, ctx: RequestContext) -> Awaitable[Optional[web.Response]]:
@@ -91,8 +89,8 @@ class Guard:
         assert self.limiter is not None
         try:
             retry = await self.limiter.hit(key)
-        except StorageUnavailable:
-            return shaped_error(_shape(ctx), 503, STORAGE_DENIED, {"Retry-After": "1"})
+        except StorageUnavailable as err:
+            return error_response(_shape(ctx), err)
         if retry is None:
             return None
         metrics.LOCAL.rate_limited += 1

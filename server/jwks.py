@@ -42,6 +42,7 @@ import time
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
+import aiohttp
 import jwt
 
 from . import tracing
@@ -170,8 +171,6 @@ class JwksKeys:
         return max(self.min_refresh, ceiling * random.uniform(0.5, 1.0))
 
     async def _fetch(self) -> None:
-        import aiohttp
-
         self.attempted_at = time.monotonic()
         self.fetches += 1
         try:

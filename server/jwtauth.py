@@ -17,18 +17,24 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from .env import ConfigError, env_flag, env_int, env_seconds, env_str, read_small_file
 from .jwks import DEFAULT_MAX_STALE, DEFAULT_MIN_REFRESH, DEFAULT_TIMEOUT, DEFAULT_TTL, JwksKeys, check_jwks_url
 from .jwtbase import MIN_RSA_BITS, JwtError
 
-__all__ = ["JwtError", "JwtSettings", "JwtVerifier", "parse_jwt_settings", "JWT_SHAPE"]
+__all__ = ["JwtError", "JwtSettings", "JwtVerifier", "VARIABLES", "parse_jwt_settings", "JWT_SHAPE"]
 
 MIN_HS256_SECRET_BYTES = 32
 DEFAULT_LEEWAY = 30
 MAX_LEEWAY = 300
 EC_ALGORITHMS = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
 JWKS_VARIABLES = ("AUTH_JWKS_CACHE_TTL", "AUTH_JWKS_TIMEOUT", "AUTH_JWKS_MIN_REFRESH", "AUTH_JWKS_MAX_STALE")
+#: the variables :func:`parse_jwt_settings` reads
+VARIABLES = ("AUTH_JWT_SECRET", "AUTH_JWT_PUBLIC_KEY", "AUTH_JWT_PUBLIC_KEY_FILE", "AUTH_JWKS_URL", "AUTH_JWT_AUDIENCE",
+             "AUTH_JWT_ISSUER", "AUTH_JWT_LEEWAY", "AUTH_JWT_ALLOW_ANY_UID", *JWKS_VARIABLES)
 #: the longest AUTH_JWKS_MAX_STALE: 30 days
 MAX_JWKS_STALE = 30 * 86400
 #: the compact serialisation: three base64url parts
@@ -68,9 +74,6 @@ class JwtSettings:
 
 def load_public_key(variable: str, pem: str) -> tuple[str, Any]:
     """(algorithm, key) for a PEM public key or certificate."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
     if "\\n" in pem and "\n" not in pem.strip():
         pem = pem.replace("\\n", "\n")  # a PEM squeezed into one env line
     pem = pem.strip()
@@ -91,8 +94,6 @@ def load_public_key(variable: str, pem: str) -> tuple[str, Any]:
 
 def algorithm_for_key(variable: str, key: Any) -> str:
     """The one algorithm accepted with a public key (raises :class:`ConfigError`)."""
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
     if isinstance(key, rsa.RSAPublicKey):
         if key.key_size < MIN_RSA_BITS:
             raise ConfigError(variable, f"RSA key has {key.key_size} bits; at least {MIN_RSA_BITS} required")

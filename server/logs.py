@@ -53,6 +53,10 @@ class LogSettings:
     access_log: bool = True  # ACCESS_LOG: one line per request
 
 
+#: the variables :func:`parse_log_settings` reads
+VARIABLES = ("LOG_FORMAT", "ACCESS_LOG")
+
+
 def parse_log_settings(env: Mapping[str, str]) -> LogSettings:
     return LogSettings(env_choice(env, "LOG_FORMAT", ("text", "json"), "text"),
                        env_flag(env, "ACCESS_LOG", True))

@@ -45,13 +45,17 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from .env import env_str
+import agora_token
 
-__all__ = ["LOCAL", "MetricsSettings", "UNMATCHED", "flush", "parse_metrics_settings", "render"]
+from .env import check_secret_text, env_str
+
+__all__ = ["LOCAL", "MetricsSettings", "UNMATCHED", "VARIABLES", "flush", "parse_metrics_settings", "render"]
 
 log = logging.getLogger("server.metrics")
 
 ENV_DIR = "PROMETHEUS_MULTIPROC_DIR"
+#: the variables this module reads (METRICS_TOKEN in its settings; the directory when workers start)
+VARIABLES = ("METRICS_TOKEN", ENV_DIR)
 NAMESPACE = "agora_token"
 UNMATCHED = "unmatched"
 FLUSH_INTERVAL = 1.0
@@ -80,8 +84,6 @@ class MetricsSettings:
 
 
 def parse_metrics_settings(env: Mapping[str, str]) -> MetricsSettings:
-    from .auth import check_secret_text
-
     raw = env_str(env, "METRICS_TOKEN")
     return MetricsSettings(check_secret_text(raw, "METRICS_TOKEN", "the token") if raw else None)
 
@@ -283,8 +285,6 @@ def _metrics() -> _Prometheus:
     )
     info = Gauge("build_info", "Version and token backend of the service (always 1).",
                  ["version", "backend"], namespace=ns, multiprocess_mode="max")
-    import agora_token
-
     info.labels(agora_token.__version__, agora_token.BACKEND).set(1)
     for kind in TOKEN_TYPES:  # zeros from the start, so rate() works
         p.tokens.labels(kind)

@@ -28,22 +28,16 @@ healthy replica out). Shed requests are counted in
 
 Clients should retry a 503 after ``Retry-After`` seconds plus random jitter,
 with exponential backoff (see docs/deployment.md).
-
-``TEST_HOLD_FILE`` is for tests only: while the file it names exists,
-admitted token requests wait before they are served (so a test can fill the
-in-flight cap deterministically).
 """
 from __future__ import annotations
 
-import asyncio
-import os
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Mapping
 
-from .env import env_int, env_seconds, env_str
+from .env import env_int, env_seconds
 
-__all__ = ["DEFAULT_MAX_INFLIGHT", "DEFAULT_MAX_UNFINISHED", "OverloadSettings", "parse_overload_settings",
-           "wait_while_held"]
+__all__ = ["DEFAULT_MAX_INFLIGHT", "DEFAULT_MAX_UNFINISHED", "OverloadSettings", "VARIABLES",
+           "parse_overload_settings"]
 
 DEFAULT_MAX_INFLIGHT = 128
 DEFAULT_MAX_QUEUE_WAIT = 1.0
@@ -60,19 +54,16 @@ class OverloadSettings:
     max_inflight: int = DEFAULT_MAX_INFLIGHT
     #: seconds a token request may wait in a worker, from its complete body, before it is shed (0: no budget)
     max_queue_wait: float = DEFAULT_MAX_QUEUE_WAIT
-    hold_file: Optional[str] = None
     #: requests whose body is still arriving, per caller or client (0: no cap)
     max_unfinished: int = DEFAULT_MAX_UNFINISHED
+
+
+#: the variables :func:`parse_overload_settings` reads
+VARIABLES = ("MAX_INFLIGHT", "MAX_QUEUE_WAIT", "MAX_UNFINISHED_PER_CLIENT")
 
 
 def parse_overload_settings(env: Mapping[str, str]) -> OverloadSettings:
     return OverloadSettings(env_int(env, "MAX_INFLIGHT", DEFAULT_MAX_INFLIGHT, 0, 1_000_000),
                             env_seconds(env, "MAX_QUEUE_WAIT", DEFAULT_MAX_QUEUE_WAIT, 0, 600),
-                            env_str(env, "TEST_HOLD_FILE") or None,
                             env_int(env, "MAX_UNFINISHED_PER_CLIENT", DEFAULT_MAX_UNFINISHED, 0, 1_000_000))
 
-
-async def wait_while_held(path: str) -> None:
-    """Tests only: wait while ``path`` exists."""
-    while os.path.exists(path):
-        await asyncio.sleep(0.02)

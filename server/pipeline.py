@@ -37,7 +37,7 @@ For every request, in this order:
    access-log line.
 
 Every error response here and in the guard takes the shape of its route
-family (``RouteInfo.error_shape``, :func:`server.responses.shaped_error`).
+family (``Route.error_shape``, :func:`server.responses.shaped_error`).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ import asyncio
 import logging
 import re
 from time import monotonic, perf_counter
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Callable, Optional
 
 from aiohttp import web
 from aiohttp.hdrs import CONTENT_ENCODING
@@ -57,10 +57,10 @@ from yarl import URL
 from . import audit, metrics, tracing
 from .cors import same_origin
 from .logs import LogThrottle
-from .overload import RETRY_AFTER, SHED_MESSAGE, UNFINISHED_MESSAGE, wait_while_held
+from .overload import RETRY_AFTER, SHED_MESSAGE, UNFINISHED_MESSAGE
 from .ratelimit import client_bucket, logged_client_ip, request_client_ip
 from .responses import NO_CACHE_HEADERS, json_response, shaped_error
-from .state import CONTEXT, STATE, RequestContext, RouteInfo, ServiceState, new_request_id
+from .state import CONTEXT, STATE, Handler, RequestContext, Route, ServiceState, new_request_id
 
 __all__ = ["REQUEST_ID_HEADER", "make_fallback", "make_pipeline", "read_body"]
 
@@ -68,7 +68,6 @@ log = logging.getLogger("server")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _REASONS = {404: "not found", 405: "method not allowed"}
 # headers of an HTTPException worth keeping on its JSON rendering
@@ -206,7 +205,7 @@ async def _answer_and_close(request: web.Request, resp: web.StreamResponse) -> N
             protocol.force_close()  # the answer already written is sent before the close
 
 
-def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Handler, Optional[RouteInfo]], Handler]:
+def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Handler, Optional[Route]], Handler]:
     """``wrap(handler, info)``: the handler inside the pipeline. ``probe`` is a
     router with the real routes only, consulted for requests that match none
     (404, 405, slash redirects)."""
@@ -264,11 +263,10 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
                 unfinished[key] = n
         return None
 
-    def wrap(handler: Handler, info: Optional[RouteInfo]) -> Handler:
+    def wrap(handler: Handler, info: Optional[Route]) -> Handler:
         guarded = info is not None and info.guarded and guard is not None
         limited = guarded and guard is not None and guard.limiter is not None
         sheddable = info is not None and info.sheddable
-        hold_file = state.settings.overload.hold_file if sheddable else None  # tests only
         template = info.template if info is not None else metrics.UNMATCHED
         logged_route = info.template if info is not None else None
         shape = info.error_shape if info is not None else "error"
@@ -328,8 +326,6 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
                             elif sheddable:
                                 state.inflight += 1
                                 try:
-                                    if hold_file:
-                                        await wait_while_held(hold_file)
                                     resp = await handler(request)
                                 finally:
                                     state.inflight -= 1

@@ -21,6 +21,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Optional, Union
 
+import re2
+
 from agora_token._validate import check_channel as check_channel_name
 from agora_token.constants import (
     U32_MAX,
@@ -38,6 +40,7 @@ from .env import ConfigError, env_int, env_str
 __all__ = [
     "DEFAULT_MAX_EXPIRE",
     "PRODUCTION_VARIABLES",
+    "VARIABLES",
     "PolicySettings",
     "PolicyViolation",
     "RTC_JOIN",
@@ -57,6 +60,8 @@ MAX_PATTERN_LENGTH = 1024
 #: where MAX_EXPIRE defaults to 86400 instead of no limit
 PRODUCTION_VARIABLES = ("AUTH_API_KEYS", "AUTH_API_KEYS_FILE", "AUTH_JWT_SECRET", "AUTH_JWT_PUBLIC_KEY",
                         "AUTH_JWT_PUBLIC_KEY_FILE", "AUTH_JWKS_URL", "RATE_LIMIT", "CHANNEL_PATTERN")
+#: the variables :func:`parse_policy_settings` reads as its own (it also looks at :data:`PRODUCTION_VARIABLES`)
+VARIABLES = ("MAX_EXPIRE", "CHANNEL_PATTERN")
 
 
 @dataclass(frozen=True)
@@ -75,8 +80,6 @@ class PolicySettings:
 
 def compile_channel_pattern(text: str) -> Any:
     """``CHANNEL_PATTERN`` compiled with RE2 (raises :class:`ConfigError`)."""
-    import re2
-
     if len(text) > MAX_PATTERN_LENGTH:
         raise ConfigError("CHANNEL_PATTERN", f"is longer than {MAX_PATTERN_LENGTH} characters")
     options = re2.Options()

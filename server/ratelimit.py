@@ -63,15 +63,19 @@ from typing import Any, Awaitable, Callable, Mapping, Optional, Sequence
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from limits import parse
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
 
 from . import metrics
 from .env import ConfigError, env_choice, env_int, env_seconds, env_str
+from .errors import StorageUnavailable
 from .limitstore import RedisBatcher, WindowMemoryStorage
 from .logs import LogThrottle
 from .responses import error_body
 
-__all__ = ["ForwardedForError", "RateLimitSettings", "RateLimiter", "client_bucket", "client_ip", "logged_client_ip",
-           "parse_rate_limit", "parse_ratelimit_settings", "request_client_ip"]
+__all__ = ["ForwardedForError", "RateLimitSettings", "RateLimiter", "StorageUnavailable", "VARIABLES", "client_bucket",
+           "client_ip", "logged_client_ip", "parse_rate_limit", "parse_ratelimit_settings", "request_client_ip"]
 
 log = logging.getLogger("server.ratelimit")
 
@@ -95,6 +99,9 @@ _STORAGE_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel",
                     "valkey", "valkeys", "valkey+unix", "valkey+sentinel", "valkey+cluster")
 _PREFIX = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _THROTTLE = LogThrottle(limit=1, interval=60.0)
+#: the variables :func:`parse_ratelimit_settings` reads
+VARIABLES = ("RATE_LIMIT", "RATE_LIMIT_STORAGE", "RATE_LIMIT_KEY_PREFIX", "RATE_LIMIT_ON_STORAGE_ERROR",
+             "RATE_LIMIT_STORAGE_TIMEOUT", "TRUST_PROXY", "RATE_LIMIT_IPV6_PREFIX")
 
 
 @dataclass(frozen=True)
@@ -277,18 +284,10 @@ def logged_client_ip(request: web.BaseRequest, trust_proxy: int) -> str:
         return request.remote or "unknown"
 
 
-class StorageUnavailable(Exception):
-    """The storage failed and ``RATE_LIMIT_ON_STORAGE_ERROR=deny``: answer 503."""
-
-
 class RateLimiter:
     """``count`` hits per ``period`` per key, in the configured storage."""
 
     def __init__(self, count: int, period: str, settings: RateLimitSettings, *, name: str = "rate") -> None:
-        from limits import parse
-        from limits.aio.strategies import MovingWindowRateLimiter
-        from limits.storage import storage_from_string
-
         self.settings = settings
         self.item = parse(f"{count}/{period}")
         self.name = name

@@ -9,8 +9,10 @@ from typing import Any, Mapping, Optional
 
 from aiohttp import web
 
-__all__ = ["IssueDenied", "NO_CACHE_HEADERS", "error_body", "json_bytes", "json_error", "json_response",
-           "shaped_error", "token_body", "token_response"]
+from .errors import IssueDenied, ServiceError
+
+__all__ = ["IssueDenied", "NO_CACHE_HEADERS", "error_body", "error_response", "json_bytes", "json_error",
+           "json_response", "shaped_error", "token_body", "token_response"]
 
 NO_CACHE_HEADERS = {
     "Cache-Control": "private, no-cache, no-store, must-revalidate",
@@ -34,14 +36,15 @@ def json_error(status: int, message: str, headers: Optional[Mapping[str, str]] =
 
 
 def error_body(shape: str, status: int, message: str) -> dict[str, Any]:
-    """An error's JSON body in the shape of its route family (``RouteInfo.error_shape``):
-    ``"error"`` -> ``{"error": message}``; ``"status"`` -> ``{"status": status, "message": message}``
-    (the deprecated GET routes); ``"code"`` -> ``{"code": -1, "message": message, "data": ""}``
+    """An error's JSON body in the shape of its route family (``Route.error_shape``):
+    ``"error"`` -> ``{"error": message}``; ``"status"`` -> ``{"status": 400, "message": message}``, or
+    ``{"status": status, "error": message}`` for another status (the deprecated GET routes' refusals,
+    as the original writes them); ``"code"`` -> ``{"code": -1, "message": message, "data": ""}``
     (``POST /token/generate``, Agora's reference server)."""
     if shape == "code":
         return {"code": -1, "message": message, "data": ""}
     if shape == "status":
-        return {"status": status, "message": message}
+        return {"status": status, "message" if status == 400 else "error": message}
     return {"error": message}
 
 
@@ -49,6 +52,12 @@ def shaped_error(shape: str, status: int, message: str,
                  headers: Optional[Mapping[str, str]] = None) -> web.Response:
     """:func:`error_body` as a response (``shape`` ``"error"`` is :func:`json_error`)."""
     return json_response(error_body(shape, status, message), status, headers)
+
+
+def error_response(shape: str, error: ServiceError) -> web.Response:
+    """The answer to any of the service's refusals (:mod:`server.errors`), in
+    the body shape of the route family that raised it."""
+    return shaped_error(shape, error.status, error.message, error.headers)
 
 
 def json_bytes(body: bytes, status: int = 200) -> web.Response:
@@ -67,16 +76,3 @@ def token_response(key: str, token: str) -> web.Response:
     """``{"<key>": "<token>"}`` (one token: the common case, built directly)."""
     return web.Response(body=b'{"%s": "%s"}' % (key.encode(), token.encode()), headers=_JSON_HEADERS)
 
-
-class IssueDenied(Exception):
-    """A token the policy or the caller's claims refuse. The handler answers
-    ``status`` in its route's error style; ``headers`` (e.g.
-    ``WWW-Authenticate``) are added to the response."""
-
-    def __init__(self, status: int, message: str, headers: Optional[Mapping[str, str]] = None,
-                 reason: str = "policy") -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = dict(headers or {})
-        self.reason = reason

@@ -1,8 +1,12 @@
-"""The route table: every endpoint, its handler and how the pipeline treats
-it, in one list (``guarded``: authentication and rate limit; ``sheddable``:
-token work, subject to load shedding). Path parameters may be empty, as the
-original's router allows (``/rtc/ch/publisher/uid//`` is uid 0). ``HEAD`` is
-answered wherever ``GET`` is.
+"""The route table: every endpoint declared once, as a
+:class:`server.state.Route`: its handler, how the pipeline treats it
+(``guarded``: authentication and rate limit; ``sheddable``: token work,
+subject to load shedding; ``error_shape``) and what the OpenAPI document
+says of it (operation id, summary, tag, security; the pipeline's error
+responses follow from the flags, the rest is in :mod:`server.openapi`).
+Path parameters may be empty, as the original's router allows
+(``/rtc/ch/publisher/uid//`` is uid 0). ``HEAD`` is answered wherever ``GET``
+is.
 """
 
 from __future__ import annotations
@@ -11,45 +15,63 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import HttpVersion11, web
 
-from . import encryption, ops, verify
+from . import encryption, openapi, ops, verify
 from .docs_page import docs_handler, static_handler
-from .openapi import openapi_handler
 from .pipeline import make_fallback, make_pipeline
-from .state import RouteInfo, ServiceState
+from .responses import json_bytes
+from .state import Handler, PerApp, Route, ServiceState
 from .token_routes import TokenRoutes
 
-__all__ = ["ROUTES", "setup_routes"]
+__all__ = ["ROUTES", "openapi_json", "setup_routes"]
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-#: a handler, or the name of a :class:`TokenRoutes` handler (bound per app)
-Target = Any
+
+async def openapi_json(request: web.Request) -> web.Response:
+    """``GET /openapi.json``: the document of :data:`ROUTES` (built once)."""
+    return json_bytes(openapi.spec_bytes(ROUTES))
+
 
 _S = "[^/]*"
 _RTC = f"/{{channelName:{_S}}}/{{role:{_S}}}/{{tokenType:{_S}}}/{{rtcuid:{_S}}}/"
+_HEALTH, _TOKENS, _LEGACY, _OPS = "health", "tokens", "deprecated routes", "operations"
 
-#: (method, path, handler, guarded, sheddable)
-ROUTES: tuple[tuple[str, str, Target, bool, bool], ...] = (
-    ("GET", "/ping", ops.ping, False, False),
-    ("GET", "/healthz", ops.healthz, False, False),
-    ("GET", "/readyz", ops.readyz, False, False),
-    ("GET", "/metrics", ops.metrics_endpoint, False, False),
-    ("GET", "/openapi.json", openapi_handler, False, False),
-    ("GET", "/docs", docs_handler, False, False),
-    ("GET", "/docs/static/{name}", static_handler, False, False),
-    ("POST", "/getToken", "get_token", True, True),
-    ("GET", "/rtc" + _RTC, "rtc_get", True, True),
-    ("GET", f"/rtm/{{rtmuid:{_S}}}/", "rtm_get", True, True),
-    ("GET", "/rte" + _RTC, "rte_get", True, True),
-    ("GET", "/rte" + _RTC + f"{{rtmuid:{_S}}}/", "rte_get", True, True),
-    ("GET", "/chat/app/", "chat_app_get", True, True),
-    ("GET", f"/chat/account/{{chatid:{_S}}}/", "chat_user_get", True, True),
-    ("POST", "/token/generate", "token_generate", True, True),
-    ("POST", "/verifyToken", verify.verify_token, True, True),
-    ("GET", "/encryption", encryption.encryption, True, False),
+#: every endpoint; its description beyond the summary is in :mod:`server.openapi` (by operation id)
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/ping", ops.ping, "ping", "Liveness check of the original service.", _HEALTH),
+    Route("GET", "/healthz", ops.healthz, "healthz",
+          "Health check for orchestrators (never authenticated, rate limited or shed).", _HEALTH),
+    Route("GET", "/readyz", ops.readyz, "readyz",
+          "Readiness check for load balancers (never authenticated, rate limited or shed).", _HEALTH),
+    Route("POST", "/getToken", PerApp(lambda t: t.get_token), "getToken",
+          "Build an RTC, RTM or Chat token (current API).", _TOKENS, guarded=True, sheddable=True),
+    Route("POST", "/token/generate", PerApp(lambda t: t.token_generate), "generateToken",
+          "Build one token with any services, as Agora's reference token server.", _TOKENS,
+          guarded=True, sheddable=True, error_shape="code"),
+    Route("GET", "/rtc" + _RTC, PerApp(lambda t: t.rtc_get), "getRtcToken", "RTC token (deprecated route).",
+          _LEGACY, guarded=True, sheddable=True),
+    Route("GET", f"/rtm/{{rtmuid:{_S}}}/", PerApp(lambda t: t.rtm_get), "getRtmToken",
+          "RTM token (deprecated route).", _LEGACY, guarded=True, sheddable=True),
+    Route("GET", "/rte" + _RTC, PerApp(lambda t: t.rte_get), "getRteToken", "RTC + RTM tokens (deprecated route).",
+          _LEGACY, guarded=True, sheddable=True),
+    Route("GET", "/rte" + _RTC + f"{{rtmuid:{_S}}}/", PerApp(lambda t: t.rte_get), "getRteTokenWithRtmUid",
+          "RTC + RTM tokens with a separate RTM user (deprecated route).", _LEGACY, guarded=True, sheddable=True),
+    Route("GET", "/chat/app/", PerApp(lambda t: t.chat_app_get), "getChatAppToken",
+          "Chat app token (deprecated route).", _LEGACY, guarded=True, sheddable=True),
+    Route("GET", f"/chat/account/{{chatid:{_S}}}/", PerApp(lambda t: t.chat_user_get), "getChatUserToken",
+          "Chat user token (deprecated route).", _LEGACY, guarded=True, sheddable=True),
+    Route("POST", "/verifyToken", verify.verify_token, "verifyToken",
+          "Decode a token and check it against this server's app id and certificate.", _TOKENS,
+          guarded=True, sheddable=True),
+    Route("GET", "/encryption", encryption.encryption, "encryption",
+          "Fresh random key material for Agora's built-in channel encryption (GCM2 modes).", _TOKENS,
+          guarded=True),
+    Route("GET", "/metrics", ops.metrics_endpoint, "metrics",
+          "Prometheus metrics (merged over all worker processes).", _OPS, security=("metricsToken",)),
+    Route("GET", "/openapi.json", openapi_json, "openapi", "This document (OpenAPI 3.1).", _OPS),
+    Route("GET", "/docs", docs_handler, "docs",
+          "This page: Swagger UI rendering /openapi.json (served by this service, nothing from outside).", _OPS),
+    Route("GET", "/docs/static/{name}", static_handler, "docsStatic",
+          "The files of the /docs page (Swagger UI's bundle and stylesheet, the page's initializer).", _OPS),
 )
-
-#: the error body shape of a route whose family answers errors differently (RouteInfo.error_shape)
-ERROR_SHAPES = {"/token/generate": "code"}
 
 
 def _add(router: web.UrlDispatcher, method: str, path: str, handler: Handler,
@@ -66,12 +88,10 @@ def setup_routes(app: web.Application, state: ServiceState) -> None:
     probe = web.UrlDispatcher()  # the real routes only: 404 / 405 / redirects
     wrap = make_pipeline(state, probe)
     tokens = TokenRoutes(state)
-    for method, path, target, guarded, sheddable in ROUTES:
-        handler: Handler = getattr(tokens, target) if isinstance(target, str) else target
-        resource = _add(probe, method, path, handler, expect).resource
-        info = RouteInfo(resource.canonical if resource is not None else path, guarded, sheddable,
-                         ERROR_SHAPES.get(path, "error"))
-        _add(app.router, method, path, wrap(handler, info), expect)
+    for route in ROUTES:
+        handler = route.handler.bind(tokens) if isinstance(route.handler, PerApp) else route.handler
+        _add(probe, route.method, route.path, handler, expect)
+        _add(app.router, route.method, route.path, wrap(handler, route), expect)
     app.router.add_route("*", "/{path:.*}", wrap(make_fallback(probe), None))
 
 

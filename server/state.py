@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import secrets
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, Union
 
 from aiohttp import web
 
@@ -19,23 +20,90 @@ if TYPE_CHECKING:
     from .cors import CorsPolicy
     from .guard import Guard
     from .issuing import Issuer
+    from .token_routes import TokenRoutes
 
-__all__ = ["CONTEXT", "RequestContext", "STATE", "ServiceState", "new_request_id"]
+__all__ = ["CONTEXT", "GUARD_SCHEMES", "PerApp", "RequestContext", "Route", "STATE", "ServiceState", "new_request_id"]
+
+
+Handler = Callable[["web.Request"], Awaitable["web.StreamResponse"]]
+_PARAMETER = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+#: the security schemes a guarded route takes (either one; none while authentication is off)
+GUARD_SCHEMES = ("bearerAuth", "apiKeyAuth")
 
 
 @dataclass(frozen=True)
-class RouteInfo:
-    """What the pipeline needs to know about a registered route."""
+class PerApp:
+    """A handler bound to one app: ``bind(tokens)`` returns it from the app's
+    :class:`server.token_routes.TokenRoutes` (which holds the app's issuer)."""
 
-    template: str
+    bind: Callable[["TokenRoutes"], Handler]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One endpoint, declared once (:data:`server.routes.ROUTES`): the router
+    registers it, the pipeline (:mod:`server.pipeline`) treats it by its
+    flags, and the OpenAPI document (:mod:`server.openapi`) describes it.
+
+    ``path`` is aiohttp's (``{name:regex}`` parameters); :attr:`template` is
+    the path with bare ``{name}`` parameters (metrics, logs, traces, the
+    OpenAPI path)."""
+
+    method: str
+    path: str
+    #: the handler, or :class:`PerApp` for one bound to the app's token routes
+    handler: Union[Handler, PerApp]
+    #: the OpenAPI operation id (also the key of its details in :mod:`server.openapi`)
+    operation_id: str
+    summary: str
+    #: the OpenAPI tag the operation is listed under
+    tag: str
     #: behind authentication and the rate limit
     guarded: bool = False
     #: token work: subject to load shedding (never /ping, /healthz, /metrics)
     sheddable: bool = False
-    #: the body shape of this route family's errors (:func:`server.responses.shaped_error`):
-    #: ``"error"`` ``{"error"}``, ``"status"`` ``{"status", "message"}`` (the deprecated GET
-    #: routes' bad parameters), ``"code"`` ``{"code": -1, "message", "data": ""}`` (``/token/generate``)
+    #: the body shape of this route family's errors, the pipeline's included
+    #: (:func:`server.responses.error_body`): ``"error"`` ``{"error"}``, ``"code"``
+    #: ``{"code": -1, "message", "data": ""}`` (``/token/generate``); ``"status"`` is the deprecated
+    #: GET routes' own (``{"status": 400, "message"}``, ``{"status", "error"}``), not their pipeline's
     error_shape: str = "error"
+    #: the OpenAPI security schemes of a route that checks its own credential (``/metrics``);
+    #: a guarded route takes :data:`GUARD_SCHEMES`
+    security: tuple[str, ...] = ()
+    template: str = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "template", _PARAMETER.sub(r"{\1}", self.path))
+
+    @property
+    def parameters(self) -> list[str]:
+        """The names of the path parameters, in order."""
+        return _PARAMETER.findall(self.path)
+
+    @property
+    def takes_body(self) -> bool:
+        return self.method in ("POST", "PUT", "PATCH")
+
+    @property
+    def schemes(self) -> tuple[str, ...]:
+        """The security schemes a caller may use (any one, or none while none is configured)."""
+        return GUARD_SCHEMES if self.guarded else self.security
+
+    @property
+    def pipeline_errors(self) -> tuple[int, ...]:
+        """The error statuses the pipeline itself can answer on this route
+        (the handler's own come on top): ``403`` (CORS), on a guarded route
+        ``401`` and ``429``, on a route that takes a body ``400`` (a body that
+        cannot be read), ``408``, ``413`` and ``415``, and ``503`` on a
+        guarded or sheddable one."""
+        statuses = [403]
+        if self.guarded:
+            statuses += [401, 429]
+        if self.takes_body:
+            statuses += [400, 408, 413, 415]
+        if self.guarded or self.sheddable:
+            statuses.append(503)
+        return tuple(sorted(statuses))
 
 
 @dataclass
@@ -92,7 +160,7 @@ class RequestContext:
 
     __slots__ = ("request_id", "route", "caller", "remote")
 
-    def __init__(self, request_id: str, route: Optional[RouteInfo]) -> None:
+    def __init__(self, request_id: str, route: Optional[Route]) -> None:
         self.request_id = request_id
         self.route = route
         self.caller: Optional["Caller"] = None

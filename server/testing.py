@@ -1,8 +1,14 @@
 """Helpers for tests and benchmarks: a real service process on a free
-loopback port (:class:`LiveServer`), and plain HTTP requests to it."""
+loopback port (:class:`LiveServer`), plain HTTP requests to it, and token
+requests held in flight (:func:`holding_token_requests`, and
+``python -m agora_token_server.testing`` with ``TEST_HOLD_FILE``), so that a
+test can fill ``MAX_INFLIGHT`` or catch a request mid-handler
+deterministically. Nothing here is used by the service itself."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import os
 import signal
@@ -12,12 +18,20 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence, Union
 
+from . import routes
+from .__main__ import main as serve
 from .config import VARIABLES
+from .state import Handler, PerApp, Route
 
-__all__ = ["LiveServer", "clean_environment", "free_port", "request"]
+__all__ = ["HOLD_VARIABLE", "LiveServer", "clean_environment", "free_port", "held_routes",
+           "holding_token_requests", "main", "request"]
+
+#: the variable naming the hold file of ``python -m agora_token_server.testing`` (read only by :func:`main`)
+HOLD_VARIABLE = "TEST_HOLD_FILE"
 
 
 def free_port() -> int:
@@ -40,7 +54,9 @@ class LiveServer:
     """``python -m agora_token_server`` on 127.0.0.1, in ``workdir`` (so no
     stray ``.env`` is read), output in ``workdir/server-<port>.log``.
     ``SHUTDOWN_DELAY`` is 0 unless ``env`` sets it (so that :meth:`stop`
-    does not wait the 5 s meant for a load balancer).
+    does not wait the 5 s meant for a load balancer). When ``env`` sets
+    ``TEST_HOLD_FILE``, the process is ``python -m agora_token_server.testing``
+    (:func:`main`): admitted token requests wait while that file exists.
 
     ``command`` replaces the interpreter and module (e.g. an installed
     ``agora-token-server`` script)."""
@@ -51,7 +67,8 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(workdir) / f"server-{self.port}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - open for the process's lifetime
-        cmd = list(command or (sys.executable, "-m", "agora_token_server"))
+        module = "agora_token_server.testing" if HOLD_VARIABLE in (env or {}) else "agora_token_server"
+        cmd = list(command or (sys.executable, "-m", module))
         self.proc = subprocess.Popen(
             [*cmd, "--host", "127.0.0.1", "--port", str(self.port), *args],
             cwd=str(workdir), env=clean_environment({"SHUTDOWN_DELAY": "0", **(env or {})}), stdout=self._log,
@@ -123,3 +140,52 @@ def request(url: str, method: str = "GET", body: Any = None, headers: Optional[d
             return r.status, dict(r.headers.items()), r.read()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers.items()), e.read()
+
+
+# --------------------------------------------------------------------------- held token requests
+
+def _held(handler: Handler, path: Path) -> Handler:
+    async def held(request: Any) -> Any:
+        while path.exists():
+            await asyncio.sleep(0.02)
+        return await handler(request)
+
+    return held
+
+
+def _hold(handler: Union[Handler, PerApp], path: Path) -> Union[Handler, PerApp]:
+    if isinstance(handler, PerApp):
+        bind = handler.bind
+        return PerApp(lambda tokens: _held(bind(tokens), path))
+    return _held(handler, path)
+
+
+def held_routes(table: Sequence[Route], path: Union[str, Path]) -> tuple[Route, ...]:
+    """``table`` with every token route (``sheddable``) waiting while ``path``
+    exists before its handler runs: admitted, counted in flight, not yet served."""
+    hold = Path(path)
+    return tuple(dataclasses.replace(r, handler=_hold(r.handler, hold)) if r.sheddable else r for r in table)
+
+
+@contextmanager
+def holding_token_requests(path: Union[str, Path]) -> Iterator[None]:
+    """Apps created within (``create_app``) hold their token requests while ``path`` exists."""
+    table = routes.ROUTES
+    routes.ROUTES = held_routes(table, path)
+    try:
+        yield
+    finally:
+        routes.ROUTES = table
+
+
+def main() -> int:
+    """``python -m agora_token_server.testing``: the service, its token
+    requests held while the file ``TEST_HOLD_FILE`` names exists."""
+    path = os.environ.get(HOLD_VARIABLE)
+    if path:
+        routes.ROUTES = held_routes(routes.ROUTES, path)
+    return serve()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -36,7 +36,11 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
+from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any, Optional, TypeVar
+
+import agora_token
+from agora_token._layout import LAYOUTS
 
 from .env import ConfigError, env_flag, env_str
 
@@ -52,10 +56,12 @@ EXPORTERS = ("otlp", "console")
 #: the only OTLP protocol of the extra's exporter
 OTLP_PROTOCOL = "http/protobuf"
 DEFAULT_SERVICE_NAME = "agora-token"
-#: OpenTelemetry's variables the SDK reads for this service (listed in server.config.VARIABLES)
+#: OpenTelemetry's variables the SDK reads for this service (passed on by :func:`parse_tracing_settings`)
 OTEL_VARIABLES = ("OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
                   "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_SERVICE_NAME",
                   "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG", "OTEL_RESOURCE_ATTRIBUTES")
+#: the variables this module reads
+VARIABLES = (*OTEL_VARIABLES, "TRACE_CHANNEL_NAMES")
 INSTALL_HINT = "pip install 'agora-token[server,otel]'"
 
 T = TypeVar("T")
@@ -78,8 +84,6 @@ class TracingSettings:
 
 def extra_installed() -> bool:
     """Whether the ``otel`` extra's packages can be imported (imports none of them)."""
-    from importlib.util import find_spec
-
     try:
         return all(find_spec(name) is not None for name in (
             "opentelemetry.sdk.trace", "opentelemetry.exporter.otlp.proto.http.trace_exporter"))
@@ -115,9 +119,6 @@ class Tracing:
     def __init__(self, provider: Any, channel_names: bool) -> None:
         from opentelemetry import context, trace
         from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
-        import agora_token
-        from agora_token._layout import LAYOUTS
 
         self.provider = provider
         self.tracer = provider.get_tracer("agora_token_server", agora_token.__version__)

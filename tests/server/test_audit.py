@@ -20,7 +20,7 @@ from agora_token_server import audit, metrics
 from agora_token_server.audit import AuditSettings, AuditTrail, parse_audit_settings
 from agora_token_server.auth import Caller
 from agora_token_server.config import ConfigError
-from agora_token_server.state import RequestContext, RouteInfo
+from agora_token_server.state import RequestContext, Route
 from tests.support.service import APP_CERTIFICATE, APP_ID
 
 KEY_CALLER = Caller(id="key:1a2b3c4d5e6f", kind="key")
@@ -34,9 +34,13 @@ class Clock:
         return self.now
 
 
+async def _unused(request: Any) -> Any:
+    raise AssertionError("not called")
+
+
 def context(rid: str = "req-1", route: str = "/getToken", caller: Any = KEY_CALLER,
             remote: str = "10.0.0.7") -> RequestContext:
-    ctx = RequestContext(rid, RouteInfo(route, guarded=True, sheddable=True))
+    ctx = RequestContext(rid, Route("POST", route, _unused, "op", "", "tokens", guarded=True, sheddable=True))
     ctx.caller = caller
     ctx.remote = remote
     return ctx

@@ -30,9 +30,9 @@ import aiohttp
 import pytest
 
 from agora_token import verify
-from agora_token_server.openapi import build_spec
 from agora_token_server.testing import LiveServer, free_port
 from tests.support.chromium import BROWSER_TEST, headless
+from tests.support.openapi import SPEC
 from tests.support.service import APP_CERTIFICATE, CREDENTIALS
 
 pytestmark = BROWSER_TEST
@@ -180,7 +180,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Liv
 
 
 OPERATIONS = {op["operationId"]: (op["tags"][0].replace(" ", "_"))
-              for item in build_spec()["paths"].values() for op in item.values()}
+              for item in SPEC["paths"].values() for op in item.values()}
 
 
 async def open_docs(page: Page, url: str) -> None:

@@ -10,8 +10,11 @@ import re
 from typing import Any, Iterator
 
 import pytest
+from aiohttp import web
 
 from agora_token_server import docs_page, openapi
+from agora_token_server.routes import ROUTES
+from agora_token_server.state import Route
 from tests.support.openapi import SPEC, resolve
 
 jsonschema = pytest.importorskip("jsonschema")
@@ -75,21 +78,56 @@ def test_token_endpoints_declare_auth_and_errors() -> None:
 
 
 def test_every_route_is_described() -> None:
-    """The route table and the document list the same operations."""
-    from agora_token_server.routes import ERROR_SHAPES, ROUTES
-
+    """The route table and the document list the same operations, each with the route's declared
+    operation id, summary, tag and security, and every error response the pipeline can give on it."""
     described = {(p, m) for p, item in SPEC["paths"].items() for m in item}
-    for method, path, _, guarded, sheddable in ROUTES:
-        template = re.sub(r"\{(\w+):[^}]*\}", r"{\1}", path)
-        assert (template, method.lower()) in described, template
-        op = SPEC["paths"][template][method.lower()]
-        assert ("security" in op and {} in op["security"]) == guarded or template == "/metrics", template
-        if guarded:
-            assert {"401", "429", "503"} <= set(op["responses"]), template
-        if sheddable and ERROR_SHAPES.get(path, "error") == "error":  # load shedding: the Unavailable response
-            assert op["responses"]["503"] == {"$ref": "#/components/responses/Unavailable"}, template
-        elif sheddable:  # a route with its own error shape documents its own overload example
-            assert "overloaded" in op["responses"]["503"]["content"]["application/json"]["examples"], template
+    assert described == {(r.template, r.method.lower()) for r in ROUTES}
+    assert len({r.operation_id for r in ROUTES}) == len(ROUTES)
+    for route in ROUTES:
+        op = SPEC["paths"][route.template][route.method.lower()]
+        assert (op["operationId"], op["summary"], op["tags"]) == (route.operation_id, route.summary, [route.tag])
+        assert ("security" in op and {} in op["security"]) == (route.guarded or route.template == "/metrics")
+        assert [p["name"] for p in op.get("parameters", []) if p["in"] == "path"] == route.parameters
+        for status in route.pipeline_errors:
+            assert str(status) in op["responses"], (route.template, status)
+        if route.sheddable and route.error_shape == "error":  # load shedding: the Unavailable response
+            assert op["responses"]["503"] == {"$ref": "#/components/responses/Unavailable"}, route.template
+        elif route.sheddable:  # a route with its own error shape documents its own overload example
+            assert "overloaded" in op["responses"]["503"]["content"]["application/json"]["examples"], route.template
+        if route.error_shape == "code":  # every answer of its own shape, pipeline errors included
+            for status, response in op["responses"].items():
+                if status != "200":
+                    assert resolve(response)["content"]["application/json"]["schema"] == \
+                        {"$ref": "#/components/schemas/CodeError"}, status
+
+
+def test_every_operation_detail_is_a_route() -> None:
+    """openapi.py's details are keyed by the routes' operation ids: none is left over."""
+    assert set(openapi._operations()) == {route.operation_id for route in ROUTES}
+
+
+def test_route_flags_give_the_pipeline_errors() -> None:
+    """What a declaration's flags say the pipeline answers (and so the document lists)."""
+    async def handler(request: Any) -> Any:
+        raise AssertionError
+
+    assert Route("GET", "/x", handler, "x", "", "t").pipeline_errors == (403,)
+    assert Route("GET", "/x", handler, "x", "", "t", guarded=True).pipeline_errors == (401, 403, 429, 503)
+    assert Route("POST", "/x", handler, "x", "", "t", sheddable=True).pipeline_errors == (400, 403, 408, 413, 415,
+                                                                                        503)
+    route = Route("GET", "/a/{b:[^/]*}/{c}/", handler, "x", "", "t")
+    assert (route.template, route.parameters) == ("/a/{b}/{c}/", ["b", "c"])
+
+
+def test_templates_are_the_routers() -> None:
+    """A route's template (metrics, logs, the document's path) is aiohttp's canonical path."""
+    async def handler(request: Any) -> Any:
+        raise AssertionError
+
+    router = web.UrlDispatcher()
+    for route in ROUTES:
+        resource = router.add_route(route.method, route.path, handler).resource
+        assert resource is not None and resource.canonical == route.template
 
 
 def test_all_refs_resolve() -> None:
@@ -130,9 +168,9 @@ def test_examples_match_their_schemas() -> None:
 
 
 def test_spec_is_json_serialisable_and_cached() -> None:
-    data = json.loads(openapi.spec_bytes())
+    data = json.loads(openapi.spec_bytes(ROUTES))
     assert data == json.loads(json.dumps(SPEC))
-    assert openapi.spec_bytes() is openapi.spec_bytes()
+    assert openapi.spec_bytes(ROUTES) is openapi.spec_bytes(ROUTES)
 
 
 def test_docs_page_is_self_contained() -> None:

@@ -1,7 +1,7 @@
 """Every example of the OpenAPI document (what ``/docs`` shows) is true.
 
-Each example in ``server/openapi.py`` keeps the request that produces it
-(:class:`agora_token_server.openapi.Call`). Here every one is replayed
+Each example in ``server/openapi_examples.py`` keeps the request that
+produces it (:class:`agora_token_server.openapi_examples.Call`). Here every one is replayed
 against the real app, with the settings it names, and the answer must be the
 documented one: the status, and the exact body (for an example marked
 illustrative, such as a token: the keys, the schema, and tokens that verify).
@@ -17,6 +17,7 @@ import asyncio
 import json
 import re
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -24,11 +25,11 @@ import pytest
 
 from agora_token import AccessToken, ServiceRtc, verify
 from agora_token.constants import U32_MAX
-from agora_token_server import openapi
-from agora_token_server.openapi import EXAMPLES, PARAMETER_EXAMPLES, Call, Example
+from agora_token_server import openapi, openapi_examples
+from agora_token_server.openapi_examples import EXAMPLES, PARAMETER_EXAMPLES, Call, Example
 from agora_token_server.policy import DEFAULT_MAX_EXPIRE, PRODUCTION_VARIABLES
 from agora_token_server.state import STATE
-from agora_token_server.testing import free_port
+from agora_token_server.testing import free_port, holding_token_requests
 from tests.support.credentials import OTHER_CERTIFICATE
 from tests.support.openapi import SPEC, resolve
 from tests.support.service import APP_CERTIFICATE, APP_ID, make_app
@@ -88,7 +89,7 @@ def _jwt(spec: str) -> str:
 class Placeholders:
     def __init__(self, tmp: Path) -> None:
         self.values = {"<api-key>": API_KEY, "<jwt-secret>": JWT_SECRET, "<metrics-token>": METRICS_TOKEN,
-                       "<closed-port>": str(free_port()), "<hold-file>": str(tmp / "hold")}
+                       "<closed-port>": str(free_port())}
 
     def __call__(self, text: str) -> str:
         text = re.sub(r"<jwt ([^>]*)>", lambda m: _jwt(m.group(1)), text)
@@ -124,13 +125,14 @@ async def send(client: Any, call: Call, fill: Placeholders) -> tuple[int, Any, b
 
 async def replay(aiohttp_client: Any, call: Call, tmp: Path) -> tuple[int, Any, bytes]:
     fill = Placeholders(tmp)
-    app = make_app(**{k: fill(v) for k, v in call.env.items()})
+    hold = tmp / "hold"
+    with holding_token_requests(hold) if call.while_busy else nullcontext():
+        app = make_app(**{k: fill(v) for k, v in call.env.items()})
     client = await aiohttp_client(app)
     for first in call.before:
         await send(client, first, fill)
     if not call.while_busy:
         return await send(client, call, fill)
-    hold = Path(fill("<hold-file>"))
     hold.touch()
     held = asyncio.ensure_future(send(client, Call(call.method, call.path, call.body, headers=call.headers), fill))
     try:
@@ -262,13 +264,14 @@ async def test_parameter_examples_succeed(aiohttp_client: Any) -> None:
 
 def test_verify_examples_are_the_documented_tokens() -> None:
     """The fixed tokens of the /verifyToken examples are what their description says."""
-    for token, cert in ((openapi.VERIFY_SIGNED, APP_CERTIFICATE), (openapi.VERIFY_OTHER, OTHER_CERTIFICATE)):
+    for token, cert in ((openapi_examples.VERIFY_SIGNED, APP_CERTIFICATE),
+                        (openapi_examples.VERIFY_OTHER, OTHER_CERTIFICATE)):
         built = AccessToken(APP_ID, cert, expire=3600, issue_ts=1735732800, salt=1)
         service = ServiceRtc("test", 123)
         for privilege in (1, 2, 3, 4):
             service.add_privilege(privilege, 3600)
         assert built.add_service(service).build() == token
-    assert openapi.SAMPLE_APP_ID == APP_ID
+    assert openapi_examples.SAMPLE_APP_ID == APP_ID
 
 
 # --------------------------------------------------------------------------- the description's claims

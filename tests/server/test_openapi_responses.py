@@ -13,6 +13,7 @@ from typing import Any, Optional
 import pytest
 
 from agora_token import RtcTokenBuilder, rtc_token
+from agora_token_server.testing import holding_token_requests
 from tests.support.openapi import SPEC, resolve
 from tests.support.service import APP_CERTIFICATE, APP_ID, make_app
 
@@ -200,7 +201,8 @@ async def test_load_shedding(aiohttp_client: Any, tmp_path: Any) -> None:
     from agora_token_server.state import STATE
 
     hold = tmp_path / "hold"
-    app = make_app(MAX_INFLIGHT="1", TEST_HOLD_FILE=str(hold))
+    with holding_token_requests(hold):
+        app = make_app(MAX_INFLIGHT="1")
     c = await aiohttp_client(app)
     hold.touch()
     held = asyncio.ensure_future(c.get("/chat/app/"))
@@ -269,8 +271,9 @@ async def test_token_generate(aiohttp_client: Any, tmp_path: Any) -> None:
             "serviceStreaming": {"enableMixStream": True}, "serviceFcdn": {"enablePlay": True},
             "serviceApaas": {"enableRoomUser": True, "roomUuid": "r", "userUuid": "alice", "role": 1}}
     hold = tmp_path / "hold"
-    app = make_app(AUTH_API_KEYS=API_KEY, AUTH_JWT_SECRET=JWT_SECRET, RATE_LIMIT="1000/min", MAX_EXPIRE="3600",
-                   MAX_INFLIGHT="1", TEST_HOLD_FILE=str(hold))
+    with holding_token_requests(hold):
+        app = make_app(AUTH_API_KEYS=API_KEY, AUTH_JWT_SECRET=JWT_SECRET, RATE_LIMIT="1000/min", MAX_EXPIRE="3600",
+                       MAX_INFLIGHT="1")
     c = await aiohttp_client(app)
     key = {"X-API-Key": API_KEY}
     doc = await call(c, gen, "POST", gen, 200, json_body=body, headers=key)

@@ -31,7 +31,8 @@ from agora_token_server.auth import Caller  # noqa: E402
 from agora_token_server.config import ConfigError  # noqa: E402
 from agora_token_server.cors import CorsPolicy  # noqa: E402
 from agora_token_server.policy import ServiceGrant, TokenRequest, TokenSpec  # noqa: E402
-from agora_token_server.state import RequestContext, RouteInfo  # noqa: E402
+from agora_token_server.routes import ROUTES  # noqa: E402
+from agora_token_server.state import RequestContext  # noqa: E402
 from agora_token_server.testing import LiveServer, request  # noqa: E402
 from agora_token_server.tracing import TracingSettings, parse_tracing_settings  # noqa: E402
 from tests.support.service import APP_CERTIFICATE, APP_ID, CREDENTIALS, make_settings  # noqa: E402
@@ -57,7 +58,7 @@ def rtc_request(channel: str = "lobby") -> TokenRequest:
 
 
 def context(caller: Caller) -> RequestContext:
-    ctx = RequestContext("req-1", RouteInfo("/getToken", guarded=True))
+    ctx = RequestContext("req-1", next(r for r in ROUTES if r.path == "/getToken"))
     ctx.caller = caller
     ctx.remote = "10.0.0.7"
     return ctx

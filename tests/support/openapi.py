@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from agora_token_server.openapi import build_spec
+from agora_token_server.routes import ROUTES
 
-SPEC = build_spec()
+SPEC = build_spec(ROUTES)
 
 
 def resolve(node: Any) -> Any:
