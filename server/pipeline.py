@@ -56,10 +56,11 @@ from yarl import URL
 
 from . import audit, metrics, tracing
 from .cors import same_origin
+from .errors import ServiceError
 from .logs import LogThrottle
 from .overload import RETRY_AFTER, SHED_MESSAGE, UNFINISHED_MESSAGE
 from .ratelimit import client_bucket, logged_client_ip, request_client_ip
-from .responses import NO_CACHE_HEADERS, json_response, shaped_error
+from .responses import NO_CACHE_HEADERS, error_response, json_response, shaped_error
 from .state import CONTEXT, STATE, Handler, RequestContext, Route, ServiceState, new_request_id
 
 __all__ = ["REQUEST_ID_HEADER", "make_fallback", "make_pipeline", "read_body"]
@@ -333,6 +334,8 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
                                 resp = await handler(request)
                     except web.HTTPException as exc:
                         resp = await _error_response(request, exc, max_body, probe, shape)
+                    except ServiceError as exc:  # e.g. a malformed X-Forwarded-For under TRUST_PROXY
+                        resp = error_response(shape, exc)
                     except (RequestPayloadError, HttpProcessingError) as exc:  # the latter from the body's parser
                         resp = unreadable_body(request, exc, shape)
                     if origin is not None:

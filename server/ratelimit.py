@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
 import logging
 import math
 import re
@@ -69,10 +68,9 @@ from limits.storage import storage_from_string
 
 from . import metrics
 from .env import ConfigError, env_choice, env_int, env_seconds, env_str
-from .errors import StorageUnavailable
+from .errors import ServiceError, StorageUnavailable
 from .limitstore import RedisBatcher, WindowMemoryStorage
 from .logs import LogThrottle
-from .responses import error_body
 
 __all__ = ["ForwardedForError", "RateLimitSettings", "RateLimiter", "StorageUnavailable", "VARIABLES", "client_bucket",
            "client_ip", "logged_client_ip", "parse_rate_limit", "parse_ratelimit_settings", "request_client_ip"]
@@ -207,8 +205,12 @@ def client_bucket(address: str, ipv6_prefix: int) -> str:
     return "ip:" + address
 
 
-class ForwardedForError(ValueError):
-    """The ``X-Forwarded-For`` entry ``TRUST_PROXY`` points at is not an address."""
+class ForwardedForError(ServiceError):
+    """The ``X-Forwarded-For`` entry ``TRUST_PROXY`` points at is not an
+    address: ``400``, answered in the route family's shape."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(400, message, reason="bad_forwarded_for")
 
 
 def _forwarded_entry(forwarded_for: Sequence[str], hops: int) -> Optional[str]:
@@ -263,15 +265,11 @@ def client_ip(peer: Optional[str], forwarded_for: Sequence[str], trust_proxy: in
 
 def request_client_ip(request: web.BaseRequest, trust_proxy: int) -> str:
     """:func:`client_ip` of ``request``: its peer, or under ``TRUST_PROXY`` its
-    ``X-Forwarded-For`` entry; a malformed entry raises ``400``
-    (:class:`aiohttp.web.HTTPBadRequest` with a JSON ``{"error": ...}`` body)."""
+    ``X-Forwarded-For`` entry; a malformed entry raises
+    :class:`ForwardedForError` (``400``)."""
     if not trust_proxy:
         return request.remote or "unknown"
-    try:
-        return client_ip(request.remote, request.headers.getall("X-Forwarded-For", []), trust_proxy)
-    except ForwardedForError as exc:
-        raise web.HTTPBadRequest(text=json.dumps(error_body("error", 400, str(exc))),
-                                 content_type="application/json") from None
+    return client_ip(request.remote, request.headers.getall("X-Forwarded-For", []), trust_proxy)
 
 
 def logged_client_ip(request: web.BaseRequest, trust_proxy: int) -> str:

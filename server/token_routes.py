@@ -35,7 +35,7 @@ from agora_token.rules import RequestError as BadParameter
 from . import audit
 from .pipeline import read_body
 from .policy import RTC_JOIN, RTC_PUBLISH, ServiceGrant, TokenRequest, TokenSpec
-from .responses import IssueDenied, json_error, json_response, shaped_error, token_body, token_response
+from .responses import IssueDenied, error_response, json_error, json_response, shaped_error, token_body, token_response
 from .state import CONTEXT, ServiceState
 from .token_generate import CODE_NOT_BUILT, GenerateError, parse_generate
 
@@ -212,7 +212,7 @@ class TokenRoutes:
         except (BadParameter, InvalidParameterError) as exc:
             return json_error(400, str(exc))
         except IssueDenied as exc:
-            return json_error(exc.status, exc.message, exc.headers)
+            return error_response("error", exc)
         return token_response("token", tokens[0][1])
 
     async def token_generate(self, request: web.Request) -> web.Response:
@@ -226,7 +226,7 @@ class TokenRoutes:
         except InvalidParameterError as exc:
             return shaped_error("code", 400, str(exc))
         except IssueDenied as exc:
-            return shaped_error("code", exc.status, exc.message, exc.headers)
+            return error_response("code", exc)
         try:
             tokens = self.issuer.sign(req, request[CONTEXT] if self.with_context else None)
         except InvalidParameterError as exc:
@@ -248,8 +248,7 @@ class TokenRoutes:
             except InvalidParameterError as exc:
                 return json_response({"status": 400, "error": f"Error Generating {what} token - {exc}"}, 400)
             except IssueDenied as exc:
-                key = "message" if exc.status == 400 else "error"
-                return json_response({"status": exc.status, key: exc.message}, exc.status, exc.headers)
+                return error_response("status", exc)
             if len(tokens) == 1:
                 return token_response(*tokens[0])
             return token_body(*tokens)

@@ -235,6 +235,15 @@ async def test_malformed_forwarded_for_is_400_on_guarded_routes(aiohttp_client: 
     assert " 400 " in lines[0] and " 200 " in lines[1]
 
 
+async def test_malformed_forwarded_for_takes_the_route_familys_shape(aiohttp_client: Any) -> None:
+    """On /token/generate the 400 is Agora's {"code": -1, ...} like every other error there."""
+    client = await aiohttp_client(make_app(RATE_LIMIT="100/min", TRUST_PROXY="1"))
+    r = await client.post("/token/generate", json={"uid": "1", "serviceRtm": {"enable": True}},
+                          headers={"X-Forwarded-For": "not-an-ip"})
+    body = await r.json()
+    assert r.status == 400 and body["code"] == -1 and body["data"] == "" and "X-Forwarded-For" in body["message"]
+
+
 async def test_a_long_forwarded_for_keeps_the_clients_bucket(aiohttp_client: Any) -> None:
     """Issue 18 item 10: a client behind the proxy kept 5/min; with a header
     over 4,096 characters it fell into the proxy's bucket and got 5 more."""
