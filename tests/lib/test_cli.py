@@ -424,7 +424,7 @@ def test_inspect_006_rtm_token_with_uid_alone(monkeypatch: pytest.MonkeyPatch) -
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_follows_the_rules_of_post_gettoken(case: Case) -> None:
-    """Every case of the table tests/server/test_core_routes.py posts to the
+    """Every case of the table tests/server/test_token_routes.py posts to the
     service: the same accept / refuse, the same message with the flag's name."""
     code, out, err = run(argv(case))
     expected = message(case, "flag")

@@ -1,4 +1,5 @@
-"""Settings loading/validation and the access log."""
+"""Settings (server.config and the settings modules it gathers): loading,
+validation, messages; and the access log's settings."""
 
 from __future__ import annotations
 

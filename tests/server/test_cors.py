@@ -1,4 +1,5 @@
-"""CORS semantics of http-api.md (aiohttp-cors + the core middleware)."""
+"""CORS (server.cors, applied by server.pipeline) as docs/http-api.md
+describes it: allowed origins, preflights, same-origin requests."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Every route and rule of shared/spec/http-api.md, in process (pytest-aiohttp).
-Every returned token is decoded and verified (see _core.py)."""
+"""The original service's token routes (server/token_routes.py): every route
+and rule of the HTTP spec (``shared/spec/http-api.md`` beside the checkout;
+docs/http-api.md), in process (pytest-aiohttp). Every returned token is
+decoded and verified (``check_*`` in tests/support/service.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""In-process tests of POST /verifyToken and GET /encryption."""
+"""POST /verifyToken (server/verify.py) and GET /encryption
+(server/encryption.py), in process."""
 
 from __future__ import annotations
 
