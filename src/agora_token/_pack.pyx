@@ -4,8 +4,8 @@ base64-encodes a whole token in one call, and the matching parse/verify.
 
 Same functions, same tokens and the same errors (type, message, order of
 the checks) as the reference ``_pack_py``, whose docstring lists the order.
-SHA-256 and zlib come from libcrypto / libz when setup.py found them
-(``at_core.h``), else from Python's hmac / zlib modules.
+SHA-256 comes from libcrypto when setup.py linked it, else from the portable
+SHA-256 in ``at_core.h``; zlib from libz when linked, else Python's zlib module.
 
 Memory safety with hostile inputs: every value taken from a caller's object
 is type-checked before use (no unchecked casts), maps are read from a
@@ -15,11 +15,12 @@ as in ``_pack_py``.
 
 Thread safety: every call runs start to finish holding the GIL and keeps its
 state on the C stack or in buffers it owns; the cached zlib streams in
-at_core.h are taken and returned without Python code running in between.
+at_core.h and the cached first signing step (sign_007) are read and written
+without Python code running in between.
 """
 
 from libc.stdint cimport uint16_t, uint32_t, int16_t, int64_t
-from libc.string cimport memcpy
+from libc.string cimport memcmp, memcpy
 from libc.stdlib cimport qsort
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
@@ -27,11 +28,11 @@ from cpython.object cimport PyObject
 from cpython.number cimport PyNumber_Index
 from cpython.dict cimport PyDict_Next
 
-import hmac as _hmac
 import zlib as _zlib
 
 from . import _messages as _M
 from ._layout import LAYOUTS as _LAYOUTS, PACK_KINDS as _PACK_KINDS
+from . import _pack_py as _pp
 from ._pack_py import map_keys as _map_keys, resource_list as _resource_list
 from .constants import I16_MAX, I16_MIN, U16_MAX, U32_MAX
 from .constants import MAX_PAYLOAD_BYTES as _MAX_PAYLOAD, MAX_TOKEN_LENGTH as _MAX_TOKEN
@@ -55,9 +56,9 @@ cdef extern from "at_core.h":
     unsigned long at_crc32(const unsigned char* buf, size_t len)
 
 BACKEND = "cython"
-#: which C libraries this build uses: {"sha256": "libcrypto"|"python", "zlib": "libz"|"python"}
+#: where SHA-256 and zlib come from: {"sha256": "libcrypto"|"builtin", "zlib": "libz"|"python"}
 FEATURES = {
-    "sha256": "libcrypto" if AT_HAVE_OPENSSL else "python",
+    "sha256": "libcrypto" if AT_HAVE_OPENSSL else "builtin",
     "zlib": "libz" if AT_HAVE_ZLIB else "python",
 }
 
@@ -101,8 +102,6 @@ _NAMES = ((),) + tuple(_LAYOUTS[t].field_names for t in range(1, 9))
 
 cdef Py_ssize_t MAX_PAYLOAD = _MAX_PAYLOAD
 cdef Py_ssize_t MAX_TOKEN = _MAX_TOKEN
-_py_hmac_digest = _hmac.digest
-_py_compress = _zlib.compress
 
 # ------------------------------------------------------------------ buffer
 
@@ -338,23 +337,71 @@ cdef int put_service(Buf* b, tuple svc, int stype) except -1:
 
 # ----------------------------------------------------------------- crypto
 
-cdef int hmac256(const unsigned char* key, size_t klen, const unsigned char* msg, size_t mlen,
-                 unsigned char* out) except -1:
-    if AT_HAVE_OPENSSL:
-        at_hmac_sha256(key, klen, msg, mlen, out)
-    else:
-        d = _py_hmac_digest(PyBytes_FromStringAndSize(<const char*>key, klen),
-                            PyBytes_FromStringAndSize(<const char*>msg, mlen), "sha256")
-        memcpy(out, PyBytes_AS_STRING(d), 32)
+cdef inline int hmac256(const unsigned char* key, size_t klen, const unsigned char* msg, size_t mlen,
+                        unsigned char* out) except -1:
+    at_hmac_sha256(key, klen, msg, mlen, out)
     return 0
+
+
+cdef extern from "at_core.h":
+    ctypedef struct at_sha256_ctx:
+        pass
+    int at_sha256_init(at_sha256_ctx* c)
+    int at_sha256_update(at_sha256_ctx* c, const void* data, size_t n)
+    int at_sha256_final(unsigned char* out, at_sha256_ctx* c)
+
+
+def _sha256(data):
+    """SHA-256 of a bytes object with this build's SHA-256 (FEATURES["sha256"]):
+    for the tests (tests/lib/test_sha256.py), not an API."""
+    cdef unsigned char out[32]
+    cdef at_sha256_ctx ctx
+    if type(data) is not bytes:
+        raise TypeError("data must be bytes")
+    at_sha256_init(&ctx)
+    at_sha256_update(&ctx, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+    at_sha256_final(out, &ctx)
+    return PyBytes_FromStringAndSize(<const char*>out, 32)
+
+
+def _hmac_sha256(key, msg):
+    """HMAC-SHA256 of two bytes objects with this build's SHA-256: for the tests."""
+    cdef unsigned char out[32]
+    if type(key) is not bytes or type(msg) is not bytes:
+        raise TypeError("key and msg must be bytes")
+    hmac256(<const unsigned char*>PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key),
+            <const unsigned char*>PyBytes_AS_STRING(msg), PyBytes_GET_SIZE(msg), out)
+    return PyBytes_FromStringAndSize(<const char*>out, 32)
+
+# HMAC-SHA256(le32(issue_ts), certificate), the first step of the signature: the
+# same for every token of one second and one certificate, so the last one is kept
+# (as in _pack_py; certificates up to 64 bytes). Read and written holding the GIL.
+cdef enum:
+    TS_KEY_CERT_MAX = 64
+cdef bint ts_key_valid = False
+cdef uint32_t ts_key_ts = 0
+cdef Py_ssize_t ts_key_certlen = 0
+cdef unsigned char ts_key_cert[TS_KEY_CERT_MAX]
+cdef unsigned char ts_key[32]
 
 cdef int sign_007(const char* cert, Py_ssize_t certlen, uint32_t issue_ts, uint32_t salt,
                   const unsigned char* info, Py_ssize_t infolen, unsigned char* sig) except -1:
+    global ts_key_valid, ts_key_ts, ts_key_certlen
     cdef unsigned char k4[4]
     cdef unsigned char k1[32]
     cdef unsigned char k2[32]
-    le32(k4, issue_ts)
-    hmac256(k4, 4, <const unsigned char*>cert, certlen, k1)
+    if (ts_key_valid and ts_key_ts == issue_ts and ts_key_certlen == certlen
+            and memcmp(ts_key_cert, cert, certlen) == 0):
+        memcpy(k1, ts_key, 32)
+    else:
+        le32(k4, issue_ts)
+        hmac256(k4, 4, <const unsigned char*>cert, certlen, k1)
+        if certlen <= TS_KEY_CERT_MAX:
+            memcpy(ts_key_cert, cert, certlen)
+            memcpy(ts_key, k1, 32)
+            ts_key_ts = issue_ts
+            ts_key_certlen = certlen
+            ts_key_valid = True
     le32(k4, salt)
     hmac256(k4, 4, k1, 32, k2)
     hmac256(k2, 32, info, infolen, sig)
@@ -454,7 +501,7 @@ cdef object compress_encode(const unsigned char* payload, Py_ssize_t n):
     cdef unsigned char* out = stack
     cdef size_t outlen = n + n // 1000 + 64
     if not AT_HAVE_ZLIB:
-        z = _py_compress(PyBytes_FromStringAndSize(<const char*>payload, n))
+        z = _pp._compress(PyBytes_FromStringAndSize(<const char*>payload, n))  # _pack_py's allocator note
         check_token_length(3, PyBytes_GET_SIZE(z))
         return b64_token(b"007", 3, <const unsigned char*>PyBytes_AS_STRING(z), PyBytes_GET_SIZE(z))
     if outlen > STACK_BUF:

@@ -75,6 +75,9 @@ _encode_str = str.encode  # not text.encode: a str subclass may override encode(
 _chain = itertools.chain.from_iterable
 _PRIVS_FAST = 16
 _PRIVS_N = [struct.Struct("<H" + "HI" * n) for n in range(_PRIVS_FAST + 1)]  # count + n pairs
+#: HMAC-SHA256(le32(issue_ts), certificate): the first step of the signature, the
+#: same for every token of one second and one certificate, so kept: (issue_ts, cert, key)
+_ts_key: tuple[int, bytes, bytes] = (-1, b"", b"")
 U16 = U16_MAX
 U32 = U32_MAX
 _ASCII_FAST = 1024  # an ASCII str this short packs as itself, no further checks needed
@@ -247,8 +250,41 @@ def _pack_service(out: list[bytes], t: int, svc: tuple[Any, ...]) -> None:
 # ------------------------------------------------------------------ build
 
 def _signature(cert: bytes, issue_ts: int, salt: int, info: bytes) -> bytes:
-    key = _digest(_U32.pack(salt), _digest(_U32.pack(issue_ts), cert, "sha256"), "sha256")
-    return _digest(key, info, "sha256")
+    global _ts_key
+    last_ts, last_cert, k1 = _ts_key  # one tuple: threads see a whole entry or none
+    if last_ts != issue_ts or last_cert != cert:
+        k1 = _digest(_U32.pack(issue_ts), cert, "sha256")
+        _ts_key = (issue_ts, cert, k1)
+    return _digest(_digest(_U32.pack(salt), k1, "sha256"), info, "sha256")
+
+
+# The allocator effect. zlib.compress allocates about 270 KB of deflate state and
+# frees it again. glibc's malloc gives freed memory at the top of its heap back to
+# the kernel once it passes a trim threshold (128 KiB until the process frees a
+# large mmap'ed block, which raises the threshold), so in a process still at the
+# default every call then pays ~19 page faults to get it back: 3 to 7 times the
+# cost of the compression itself. Freeing one 1 MiB block (mmap'ed, never touched)
+# before the first compression raises glibc's thresholds to where a long-running
+# process usually has them already (mmap above 1 MiB, trim above 2 MiB): the
+# state is then reused from the heap. Settings made with mallopt() or MALLOC_*
+# variables turn this adjustment off in glibc and so are kept; other allocators
+# ignore it. Measured in docs/benchmarks.md ("the allocator effect").
+_HEAP_PRIMER_BYTES = 1 << 20
+
+
+def _compress_first(data: bytes) -> bytes:
+    """zlib.compress, the first time: prime the allocator (above), then
+    rebind ``_compress`` to zlib.compress itself."""
+    global _compress
+    primer = bytes(_HEAP_PRIMER_BYTES)
+    del primer
+    _compress = zlib.compress
+    return _compress(data)
+
+
+#: zlib.compress (after a one-time allocator primer); the compiled core's
+#: fallback without libz calls it too
+_compress = _compress_first
 
 
 def _u32(obj: Any, what: str) -> int:
@@ -277,7 +313,7 @@ def build_007(app_id: str, app_certificate: str, issue_ts: int, expire: int, sal
     if len(info) + 34 > MAX_PAYLOAD_BYTES:
         raise InvalidParameterError(M.payload_too_large(len(info) + 34))
     sig = _signature(cert, ts, sl, info)
-    return _encode("007", zlib.compress(_SIG_PREFIX + sig + info))
+    return _encode("007", _compress(_SIG_PREFIX + sig + info))
 
 
 def _encode(prefix: str, raw: bytes) -> str:

@@ -1,5 +1,5 @@
 """Token salts: uniform in 1..99999999 like the official builders, from the
-OS CSPRNG in batches (one ``os.urandom`` call per 1,024 salts)."""
+OS CSPRNG in batches (one ``os.urandom`` call per about 1,000 salts)."""
 
 from __future__ import annotations
 
@@ -11,21 +11,28 @@ from .constants import SALT_MAX
 
 __all__ = ["new_salt"]
 
-# next() on the batch iterator is a single C call, so threads never share a
-# value; a forked child drops the parent's batch so it never repeats them.
+# A batch is a list of ready salts behind an iterator: next() on it is a single C
+# call, so threads never share a value; a forked child drops the parent's batch
+# so it never repeats them.
 _SALT_LIMIT = (1 << 32) // SALT_MAX * SALT_MAX  # reject above this: no modulo bias
-_salt_iter: Iterator[tuple[int]] = iter(())
+_BATCH_BYTES = 4096
+_salts: Iterator[int] = iter(())
 
 
-def _refill() -> Iterator[tuple[int]]:
-    global _salt_iter
-    _salt_iter = struct.iter_unpack("<I", os.urandom(4096))
-    return _salt_iter
+def _refill() -> int:
+    """A new batch; returns its first salt."""
+    global _salts
+    batch: list[int] = []
+    while not batch:
+        batch = [x % SALT_MAX + 1 for (x,) in struct.iter_unpack("<I", os.urandom(_BATCH_BYTES))
+                 if x < _SALT_LIMIT]
+    _salts = iter(batch)
+    return next(_salts)
 
 
 def _forget_salts() -> None:
-    global _salt_iter
-    _salt_iter = iter(())
+    global _salts
+    _salts = iter(())
 
 
 if hasattr(os, "register_at_fork"):
@@ -34,9 +41,4 @@ if hasattr(os, "register_at_fork"):
 
 def new_salt() -> int:
     """A fresh salt in 1..99999999."""
-    while True:
-        item = next(_salt_iter, None)
-        if item is None:
-            item = next(_refill())
-        if item[0] < _SALT_LIMIT:
-            return item[0] % SALT_MAX + 1
+    return next(_salts, 0) or _refill()

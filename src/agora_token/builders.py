@@ -20,7 +20,7 @@ from typing import Any, Union, cast
 from . import _backend
 from . import _validate as v
 from ._salt import new_salt
-from .constants import DEFAULT_EXPIRE, FPA_EXPIRE, MAX_CHANNEL_NAME_BYTES, U32_MAX, Role
+from .constants import DEFAULT_EXPIRE, MAX_CHANNEL_NAME_BYTES, U32_MAX, Role
 from .errors import InvalidParameterError
 from .services import AnyPermissions
 
@@ -101,14 +101,19 @@ class RtcTokenBuilder:
     def build_token_with_uid(app_id: str, app_certificate: str, channel_name: str, uid: Uid,
                              role: int, token_expire: int, privilege_expire: int = 0) -> str:
         svc = _rtc_service(channel_name, uid, role, privilege_expire)
-        return _issue(app_id, app_certificate, v.check_u32(token_expire, "token_expire"), [svc])
+        # the common case inline (no call): an int in range; else the full check
+        e = token_expire if type(token_expire) is int and 0 <= token_expire <= U32_MAX else \
+            v.check_u32(token_expire, "token_expire")
+        return _issue(app_id, app_certificate, e, [svc])
 
     @staticmethod
     def build_token_with_user_account(app_id: str, app_certificate: str, channel_name: str,
                                       account: str, role: int, token_expire: int,
                                       privilege_expire: int = 0) -> str:
         svc = _rtc_service(channel_name, account, role, privilege_expire)
-        return _issue(app_id, app_certificate, v.check_u32(token_expire, "token_expire"), [svc])
+        e = token_expire if type(token_expire) is int and 0 <= token_expire <= U32_MAX else \
+            v.check_u32(token_expire, "token_expire")
+        return _issue(app_id, app_certificate, e, [svc])
 
     @staticmethod
     def build_token_with_uid_and_privilege(app_id: str, app_certificate: str, channel_name: str,
@@ -220,7 +225,7 @@ class FpaTokenBuilder:
     """FPA tokens (``FpaTokenBuilder``): login privilege 0, token valid 24 h."""
 
     @staticmethod
-    def build_token(app_id: str, app_certificate: str, expire: int = FPA_EXPIRE) -> str:
+    def build_token(app_id: str, app_certificate: str, expire: int = 86400) -> str:
         return _issue(app_id, app_certificate, v.check_u32(expire, "expire"), [(4, {1: 0})])
 
 
