@@ -15,13 +15,13 @@ ARG PYTHON_VERSION=3.12
 
 # ---------------------------------------------------------------------------
 # builder: compile the wheel (Cython extension linked against the image's
-# libz and libcrypto) and install it with the [server] extra into a venv.
+# libz) and install it with the [server] extra into a venv.
 # ---------------------------------------------------------------------------
 FROM python:${PYTHON_VERSION}-slim AS builder
 
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends gcc libc6-dev zlib1g-dev libssl-dev \
+ && apt-get install -y --no-install-recommends gcc libc6-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -47,7 +47,7 @@ RUN pip wheel --no-deps --wheel-dir /wheels . \
 
 # ---------------------------------------------------------------------------
 # runtime: slim image, no compiler, non-root.
-# python:*-slim already ships libssl3 and zlib1g, which the extension uses.
+# python:*-slim already ships zlib1g, which the extension uses.
 # ---------------------------------------------------------------------------
 FROM python:${PYTHON_VERSION}-slim AS runtime
 
@@ -57,7 +57,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 COPY --from=builder /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
-# Prove the compiled core loads here (the runtime image has libssl3 + zlib1g).
+# Prove the compiled core loads here (the runtime image has zlib1g).
 RUN agora-token-server --version | grep -q "backend: cython"
 
 RUN groupadd --system --gid 10001 app \

@@ -9,7 +9,7 @@
 #   scripts/asan_check.sh [--seed N] [--count N]     (PYTHON=... to pick the interpreter)
 #
 # Needs gcc (its libasan), zlib and OpenSSL headers, Cython and setuptools:
-# on Debian `apt-get install gcc zlib1g-dev libssl-dev` (libasan8 comes with gcc)
+# on Debian `apt-get install gcc zlib1g-dev` (libasan8 comes with gcc)
 # plus the project's test extra. Takes well under 2 minutes on 2 cores.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

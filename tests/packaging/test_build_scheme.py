@@ -45,7 +45,7 @@ from tests.packaging.support import (
 
 pytestmark = pytest.mark.slow
 
-FEATURES_LINE = re.compile(r"agora-token: building agora_token\._pack: zlib=(libz|python) sha256=(libcrypto|python)")
+FEATURES_LINE = re.compile(r"agora-token: building agora_token\._pack: zlib=(libz|python) sha256=(libcrypto|builtin)")
 
 
 @pytest.fixture(scope="module")
