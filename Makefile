@@ -14,16 +14,28 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: all install run lint test test-slow check check-fallback-build check-wheel check-asan \
+.PHONY: FORCE all install run lint test test-slow check check-fallback-build check-wheel check-asan \
 	check-ci-config packaging-report bench bench-server soak clean vectors docker docker-run cleanup
 
 all: test
 
-$(STAMP): pyproject.toml setup.py src/agora_token/_pack.pyx src/agora_token/_c/at_core.h
-	@echo "==> setting up $(VENV): the package in editable mode with the [server,test] extras (builds the compiled core)"
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install -q --upgrade pip
-	@$(PY) -m pip install -q -e '.[server,test]'
+# The first run sets up .venv in four named steps, each with a "still ..." line every 10 s while
+# it runs (scripts/step.sh). The build runs in .venv (--no-build-isolation) with the build tools
+# of pyproject.toml's [build-system], installed in step 2; step 4 installs the extras of the
+# agora-token that step 3 installed (pip keeps it: no second compile). --no-compile: Python
+# writes the .pyc files of what is imported, when it is first imported.
+STEP := bash scripts/step.sh
+BUILD_REQUIRES := $(shell sed -n 's/^requires = \[\(.*\)\]/\1/p' pyproject.toml | tr -d ',')
+# the editable install's link to server/ (setup.py's EditableWheel): set up again when missing
+EDITABLE_LINK := $(if $(wildcard build/editable/agora_token_server/__init__.py),,FORCE)
+
+$(STAMP): pyproject.toml setup.py src/agora_token/_pack.pyx src/agora_token/_c/at_core.h $(EDITABLE_LINK)
+	@echo "==> setting up $(VENV): agora-token in editable mode with the [server,test] extras"
+	@if [ -x $(PY) ]; then echo "==> [1/4] $(VENV) exists"; \
+		else $(STEP) "[1/4]" "creating the venv $(VENV)" $(PYTHON) -m venv $(VENV); fi
+	@$(STEP) "[2/4]" "upgrading pip, installing the build tools (setuptools, Cython)" $(PY) -m pip install -q --no-compile --upgrade pip $(BUILD_REQUIRES)
+	@$(STEP) "[3/4]" "compiling agora_token._pack (Cython, then the C compiler)" $(PY) -m pip install -q --no-build-isolation --no-deps -e .
+	@$(STEP) "[4/4]" "installing the dependencies (the [server,test] extras)" $(PY) -m pip install -q --no-compile 'agora-token[server,test]'
 	@$(PY) -c "import agora_token, agora_token_server; print('==> ready: agora_token', agora_token.__version__, 'backend', agora_token.BACKEND)"
 	@touch $(STAMP)
 
@@ -38,15 +50,13 @@ run: $(STAMP)
 	fi
 
 lint: $(STAMP)
-	@echo "==> ruff"
-	@$(VENV)/bin/ruff check src server tests benchmarks scripts
-	@echo "==> mypy --strict (src/ and server/)"
-	@$(PY) -m mypy
+	@$(STEP) "" "checking with ruff" $(VENV)/bin/ruff check src server tests benchmarks scripts
+	@$(STEP) "" "type-checking src/ and server/ with mypy --strict (the first run takes longest)" $(PY) -m mypy
 
 # the library tests run on both cores in this one run; the service tests once
 test: lint
 	@echo "==> pytest (slow tests skipped; make check runs them)"
-	@AGORA_TOKEN_EXPECT_BACKEND=cython $(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	@AGORA_TOKEN_EXPECT_BACKEND=cython $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 test-slow: $(STAMP)
 	@echo "==> pytest: slow tests (real processes, floods, SIGTERM, bursts, Redis, browser)"

@@ -15,10 +15,13 @@ Metadata lives in pyproject.toml; this file decides how the extension is built.
   honoured with the frontend's cache off (``PIP_NO_CACHE_DIR=1``,
   ``UV_NO_CACHE=1``); from a local directory (``pip install .``, never cached
   by pip) it always is.
-* libz and OpenSSL's libcrypto are linked when a test compile finds them;
-  otherwise the compiled core calls Python's zlib / hmac module for that step
-  (still compiled, same bytes, a bit slower) and the build output says so.
-  ``AGORA_TOKEN_NO_ZLIB=1`` / ``AGORA_TOKEN_NO_OPENSSL=1`` turn one off.
+* libz is linked when a test compile finds it (``AGORA_TOKEN_NO_ZLIB=1``
+  turns it off); otherwise the compiled core calls Python's zlib module (still
+  compiled, same bytes, a bit slower) and the build output says so.
+* SHA-256 is the core's own portable one (``_c/at_core.h``), unless
+  ``AGORA_TOKEN_OPENSSL=1`` asks for OpenSSL's libcrypto (linked when a test
+  compile finds it): a wheel would have to vendor libcrypto, about 1.8 MiB for
+  about 2 µs per token (docs/packaging.md, "What the speed weighs").
 """
 
 from __future__ import annotations
@@ -31,10 +34,12 @@ import sys
 import sysconfig
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import NoReturn
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.editable_wheel import editable_wheel
 
 try:
     from setuptools.command.bdist_wheel import bdist_wheel
@@ -51,7 +56,9 @@ def _flag(name: str) -> bool:
 
 
 NO_EXTENSIONS = _flag("AGORA_TOKEN_NO_EXTENSIONS")
-NO_OPENSSL = _flag("AGORA_TOKEN_NO_OPENSSL")
+# libcrypto only on request: it does not earn its size in a wheel (docs/packaging.md,
+# "What the speed weighs"); AGORA_TOKEN_NO_OPENSSL=1 still wins over a request
+WITH_OPENSSL = _flag("AGORA_TOKEN_OPENSSL") and not _flag("AGORA_TOKEN_NO_OPENSSL")
 NO_ZLIB = _flag("AGORA_TOKEN_NO_ZLIB")
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
@@ -179,23 +186,23 @@ class BuildExt(build_ext):
             _fail("Cython is not installed and no generated _pack.c is there to compile",
                   "pip installs Cython in the build environment, except with --no-build-isolation", CYTHON_HELP)
 
-    def _library(self, name: str, disabled: bool, off_var: str, pkgs: str, instead: str) -> bool:
+    def _library(self, name: str, disabled: str, pkgs: str, instead: str) -> bool:
         if disabled:
-            _say(f"{name}: not used ({off_var}=1): the compiled core calls {instead} instead")
+            _say(f"{name}: not used ({disabled}): the compiled core {instead}")
             return False
         source, libs = PROBES[name]
         ok, _ = self._compile(name, source, libs)
         if not ok:
-            _say(f"{name}: headers or library not found: the compiled core calls {instead} instead "
+            _say(f"{name}: headers or library not found: the compiled core {instead} instead "
                  f"(still compiled, same tokens, a bit slower; install {pkgs} to link it)")
         return ok
 
     def build_extensions(self) -> None:
         self._check_toolchain()
-        use_zlib = self._library("zlib", NO_ZLIB, "AGORA_TOKEN_NO_ZLIB",
-                                 "zlib1g-dev / zlib-devel / zlib-dev", "Python's zlib module")
-        use_openssl = self._library("openssl", NO_OPENSSL, "AGORA_TOKEN_NO_OPENSSL",
-                                    "libssl-dev / openssl-devel / openssl-dev", "Python's hmac module for HMAC-SHA256")
+        use_zlib = self._library("zlib", "AGORA_TOKEN_NO_ZLIB=1" if NO_ZLIB else "",
+                                 "zlib1g-dev / zlib-devel / zlib-dev", "calls Python's zlib module")
+        use_openssl = self._library("openssl", "" if WITH_OPENSSL else "AGORA_TOKEN_OPENSSL=1 links it",
+                                    "libssl-dev / openssl-devel / openssl-dev", "uses its built-in SHA-256")
         for ext in self.extensions:
             if use_zlib:
                 ext.define_macros.append(("AT_HAVE_ZLIB", "1"))
@@ -204,7 +211,7 @@ class BuildExt(build_ext):
                 ext.define_macros.append(("AT_HAVE_OPENSSL", "1"))
                 ext.libraries.append("crypto")
         _say(f"building agora_token._pack: zlib={'libz' if use_zlib else 'python'} "
-             f"sha256={'libcrypto' if use_openssl else 'python'}")
+             f"sha256={'libcrypto' if use_openssl else 'builtin'}")
         if FREE_THREADED:
             _say("free-threaded Python: agora_token._pack does not declare free-threading support, "
                  "so importing it re-enables the GIL (with a RuntimeWarning); docs/packaging.md")
@@ -257,6 +264,61 @@ class BdistWheel(bdist_wheel):
         super().run()
 
 
+SERVER_PACKAGE = "agora_token_server"  # installed from server/ (pyproject.toml's package-dir)
+EDITABLE_LINK = os.path.join("build", "editable", SERVER_PACKAGE)  # -> ../../server
+
+
+def _server_link() -> str | None:
+    """Make build/editable/agora_token_server, a symbolic link to server/; the
+    directory that holds it, or None where symbolic links cannot be made."""
+    link = os.path.join(HERE, EDITABLE_LINK)
+    target = os.path.join(os.pardir, os.pardir, "server")
+    try:
+        if not (os.path.islink(link) and os.readlink(link) == target):
+            os.makedirs(os.path.dirname(link), exist_ok=True)
+            if os.path.lexists(link):
+                os.remove(link)
+            os.symlink(target, link, target_is_directory=True)
+    except OSError:
+        return None
+    return os.path.dirname(link)
+
+
+class EditableWheel(editable_wheel):
+    """``pip install -e .`` (``make install``): a .pth file with two plain
+    directories, src/ and build/editable/ (whose ``agora_token_server`` is a
+    link to server/), so edits to both are live without reinstalling.
+
+    With pyproject.toml's package-dir (``agora_token_server`` from server/)
+    setuptools would instead install an import hook and warn, at every
+    install, that folders in the working directory may shadow the packages.
+    The .pth form has nothing to warn about: setuptools picks it for src/
+    alone, and the link adds the service. Where no symbolic link can be made,
+    or in a setuptools without the method used here, the import hook (and its
+    warning) remains."""
+
+    server_path: str | None = None
+
+    def finalize_options(self) -> None:
+        if hasattr(editable_wheel, "_select_strategy"):
+            self.server_path = _server_link()
+        if self.server_path is not None:
+            dist = self.distribution
+            dist.package_dir = {"": "src"}
+            dist.packages = [p for p in dist.packages or [] if p.partition(".")[0] != SERVER_PACKAGE]
+        super().finalize_options()
+
+    def _select_strategy(self, name, tag, build_lib):  # type: ignore[no-untyped-def]  # setuptools' private API
+        strategy = super()._select_strategy(name, tag, build_lib)
+        if self.server_path is not None:
+            entries = getattr(strategy, "path_entries", None)
+            if not isinstance(entries, list):
+                _stop(f"agora-token: this setuptools ({type(strategy).__name__}) cannot install "
+                      f"{SERVER_PACKAGE} in editable mode from {EDITABLE_LINK}: please report it")
+            entries.append(Path(self.server_path))
+        return strategy
+
+
 def _cythonize(ext: Extension) -> list[Extension]:
     try:
         import Cython
@@ -300,4 +362,7 @@ def extensions() -> list[Extension]:
     return _cythonize(ext)
 
 
-setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt, "bdist_wheel": BdistWheel})
+setup(
+    ext_modules=extensions(),
+    cmdclass={"build_ext": BuildExt, "bdist_wheel": BdistWheel, "editable_wheel": EditableWheel},
+)

@@ -1,16 +1,26 @@
 """Every example in README.md and docs/*.md is run here, or marked as not
 runnable with the reason (an install from the network, a container).
 
-* ```` ```console ```` blocks: each ``$ command`` runs in bash against a real
-  server (``http://localhost:8080`` is rewritten to it) with APP_ID /
-  APP_CERTIFICATE set, ``$TOKEN`` a fresh token, and ``.venv/bin`` on PATH;
-  the lines after a command are its expected output, compared exactly once
-  tokens, request ids and dates are normalised. ``$ make run`` stands for
-  the server the test started. A ``<!-- server: NAME=value ... -->`` comment
-  before a block adds settings to the server it runs against.
-* ```` ```python ```` blocks run with ``app_id`` and ``app_certificate`` defined.
+* ```` ```console ```` blocks: the ``$ command`` lines of a block run in one
+  bash, one after the other, as when the block is pasted into a terminal (a
+  variable set by one command is there for the next), against a real server
+  (``http://localhost:8080`` is rewritten to it); the lines after a command
+  are its expected output, compared exactly once tokens, request ids and
+  dates are normalised. ``$ make run`` stands for the server the test started.
+  A ``<!-- server: NAME=value ... -->`` comment before a block adds settings
+  to the server it runs against.
+* ```` ```python ```` blocks run in a fresh namespace.
 * ```` ```sh ```` blocks must say who runs them: ``<!-- run by: ... -->`` or
   ``<!-- not run: reason -->``.
+
+README.md's blocks run exactly as they stand, from the checkout's root, with
+nothing added: no credentials, no ``$TOKEN``, no PATH (they set what they
+use, and activate ``.venv``). The blocks of docs/*.md are parts of reference
+pages that set the scene once, at the top or in the text (docs/library.md:
+``app_id`` and ``app_certificate`` are Agora's public sample credentials), so
+that each example shows only its own point: they still get ``app_id`` and
+``app_certificate`` (Python), APP_ID, APP_CERTIFICATE, a fresh token in
+``$TOKEN`` and ``.venv/bin`` on PATH (console), and run in a scratch directory.
 """
 
 from __future__ import annotations
@@ -104,9 +114,19 @@ def server_for(servers: dict[str, LiveServer], settings: str, tmp: Path) -> Live
     return servers[settings]
 
 
-def run_console(block: Block, server: LiveServer) -> None:
-    env = {**os.environ, **CREDENTIALS, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-           "TOKEN": agora_token.rtc_token(APP_ID, APP_CERTIFICATE, "lobby", 42)}
+def reference_env() -> dict[str, str]:
+    """What the console blocks of docs/*.md take as given (see the module docstring)."""
+    return {**os.environ, **CREDENTIALS, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+            "TOKEN": agora_token.rtc_token(APP_ID, APP_CERTIFICATE, "lobby", 42)}
+
+
+def readme_env() -> dict[str, str]:
+    """This shell's environment less anything a README block could lean on."""
+    return {k: v for k, v in os.environ.items() if k not in (*CREDENTIALS, "TOKEN")}
+
+
+def run_console(block: Block, server: LiveServer, env: dict[str, str], cwd: Path, tmp: Path) -> None:
+    """The block's commands in one bash, each one's output and exit status kept apart."""
     steps: list[tuple[str, list[str]]] = []
     for line in block.text.splitlines():
         if line.startswith("$ "):
@@ -114,15 +134,19 @@ def run_console(block: Block, server: LiveServer) -> None:
         else:
             assert steps, f"{block.name}: output before any command"
             steps[-1][1].append(line)
-    for command, expected in steps:
-        if command.strip() == "make run":
-            continue  # the server this test started stands for it
-        command = command.replace("http://localhost:8080", server.url)
-        done = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
-                              env=env, timeout=60, cwd=str(server.log_path.parent))
-        assert done.returncode == 0, f"{block.name}: `{command}` exited {done.returncode}:\n{done.stderr}"
+    steps = [(c, e) for c, e in steps if c.strip() != "make run"]  # the server this test started stands for it
+    out = shlex.quote(str(tmp))
+    script = "".join(
+        f"{{ {command.replace('http://localhost:8080', server.url)}\n}} >{out}/out{i} 2>{out}/err{i} </dev/null\n"
+        f"echo $? >{out}/rc{i}\n"
+        for i, (command, _) in enumerate(steps))
+    subprocess.run(["bash", "-c", script], env=env, cwd=str(cwd), timeout=60 * len(steps), check=False)
+    for i, (command, expected) in enumerate(steps):
+        rc = (tmp / f"rc{i}").read_text().strip() if (tmp / f"rc{i}").exists() else "(never ran)"
+        assert rc == "0", f"{block.name}: `{command}` exited {rc}:\n{(tmp / f'err{i}').read_text()}"
         if expected:
-            assert normalise(done.stdout) == normalise("\n".join(expected)), f"{block.name}: `{command}`"
+            got = (tmp / f"out{i}").read_text()
+            assert normalise(got) == normalise("\n".join(expected)), f"{block.name}: `{command}`"
 
 
 @pytest.mark.parametrize("block", [b for b in ALL if b.kind in ("console", "python", "sh")],
@@ -134,11 +158,20 @@ def test_example(block: Block, servers: dict[str, LiveServer], tmp_path_factory:
         pytest.skip(f"{directive[0]}: {directive[1]}")
     if block.kind == "sh":
         pytest.fail(f"{block.name}: an sh block must be marked <!-- run by: ... --> or <!-- not run: ... -->")
+    readme = block.path == ROOT / "README.md"
     if block.kind == "python":
-        exec(compile(block.text, block.name, "exec"), {"app_id": APP_ID, "app_certificate": APP_CERTIFICATE})
+        given = {} if readme else {"app_id": APP_ID, "app_certificate": APP_CERTIFICATE}
+        exec(compile(block.text, block.name, "exec"), {"__name__": "__main__", **given})
         return
     settings = directive[1] if directive is not None and directive[0] == "server" else ""
-    run_console(block, server_for(servers, settings, tmp_path_factory.mktemp("docs")))
+    tmp = tmp_path_factory.mktemp("docs")
+    server = server_for(servers, settings, tmp)
+    if not readme:
+        run_console(block, server, reference_env(), server.log_path.parent, tmp)
+        return
+    if "source .venv/bin/activate" in block.text and not (ROOT / ".venv" / "bin" / "activate").exists():
+        pytest.skip("this README block runs in the checkout's .venv: `make install` sets it up")
+    run_console(block, server, readme_env(), ROOT, tmp)
 
 
 def test_every_doc_is_linked_from_the_readme() -> None:
