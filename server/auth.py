@@ -311,7 +311,7 @@ def authorize(caller: Caller, req: TokenRequest, allow_any_uid: bool = False) ->
                 return violation
         if caller.channels is not None:
             for grant in grants:
-                if grant.channel is not None and not channel_allowed(caller.channels, grant.channel):
+                if not all(channel_allowed(caller.channels, c) for c in grant.channels()):
                     return PolicyViolation(403, "this caller may not get tokens for this channel "
                                                 "(the JWT 'channels' claim)", "forbidden_channel")
         if caller.subscriber_only and any(g.publishes and not g.publish_optional for g in grants):

@@ -52,7 +52,7 @@ from aiohttp.web_protocol import RequestHandler
 from . import metrics
 from .env import env_int, env_seconds
 from .logs import LogThrottle
-from .responses import json_error
+from .responses import ENCODED_BODY, IDENTITY_ONLY, shaped_error
 
 __all__ = ["ConnectionSettings", "ConnectionTracker", "ServiceRunner", "connection_cap_warning",
            "parse_connection_settings"]
@@ -314,7 +314,12 @@ class ServiceProtocol(RequestHandler):
         metrics.LOCAL.observe(metrics.UNMATCHED, "other", 400, 0.0)
         if request.writer.output_size > 0:
             raise ConnectionError("response already started")
-        resp = json_error(400, _PARSE_ERRORS.get(what, "malformed HTTP request"))
+        # refused by the HTTP parser, before the request is routed: its route (and so
+        # its family's error shape) is unknown, so the answer is {"error": ...}
+        if what == "ContentEncodingError":  # an encoding aiohttp cannot decode (br, zstd): as any other
+            resp = shaped_error("error", 415, ENCODED_BODY, IDENTITY_ONLY)
+        else:
+            resp = shaped_error("error", 400, _PARSE_ERRORS.get(what, "malformed HTTP request"))
         resp.force_close()
         return resp
 

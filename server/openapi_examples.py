@@ -21,6 +21,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from .responses import ENCODED_BODY
+
 __all__ = ["Call", "EXAMPLES", "EXAMPLE_007", "Example", "PARAMETER_EXAMPLES", "SAMPLE_APP_ID", "VERIFY_OTHER",
            "VERIFY_SIGNED"]
 
@@ -113,8 +115,6 @@ KEYS = {"AUTH_API_KEYS": "<api-key>"}
 JWTS = {"AUTH_JWT_SECRET": "<jwt-secret>"}
 WITH_KEY = {"X-API-Key": "<api-key>"}
 GZIP = {"Content-Encoding": "gzip"}
-ENCODED_BODY = ("request bodies are accepted without Content-Encoding only (they are a few hundred bytes): send it "
-                "uncompressed")
 DEAD_REDIS = "redis://127.0.0.1:<closed-port>/0"
 DEAD_JWKS = "http://127.0.0.1:<closed-port>/jwks.json"
 RTC_BODY = {"tokenType": "rtc", "channel": "test", "role": "publisher", "uid": "123", "expire": 3600}

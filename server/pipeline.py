@@ -60,7 +60,7 @@ from .errors import ServiceError
 from .logs import LogThrottle
 from .overload import RETRY_AFTER, SHED_MESSAGE, UNFINISHED_MESSAGE
 from .ratelimit import client_bucket, logged_client_ip, request_client_ip
-from .responses import NO_CACHE_HEADERS, error_response, json_response, shaped_error
+from .responses import ENCODED_BODY, IDENTITY_ONLY, NO_CACHE_HEADERS, error_response, json_response, shaped_error
 from .state import CONTEXT, STATE, Handler, RequestContext, Route, ServiceState, new_request_id
 
 __all__ = ["REQUEST_ID_HEADER", "make_fallback", "make_pipeline", "read_body"]
@@ -76,9 +76,6 @@ _KEEP = ("Allow", "WWW-Authenticate", "Retry-After", "Location")
 #: the answers to a request body the service does not take
 UNREADABLE_BODY = ("the request body cannot be read as sent (a broken chunked or compressed body): "
                    "send it as plain bytes")
-ENCODED_BODY = ("request bodies are accepted without Content-Encoding only (they are a few hundred bytes): "
-                "send it uncompressed")
-_IDENTITY = {"Accept-Encoding": "identity"}
 _BODY_LOG = LogThrottle(limit=5, interval=10.0)
 
 
@@ -166,6 +163,11 @@ def unreadable_body(request: web.Request, exc: BaseException, shape: str) -> web
     return resp
 
 
+def _retrieve(future: "asyncio.Future[bytes]") -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 async def _await_body(request: web.Request, state: ServiceState) -> bytes:
     """A body still arriving: ``413`` at once when its announced length is
     over the limit; waits at most ``HTTP_BODY_TIMEOUT`` for it (``408``), and
@@ -175,13 +177,16 @@ async def _await_body(request: web.Request, state: ServiceState) -> bytes:
     if length is not None and length > max_body:
         raise web.HTTPRequestEntityTooLarge(max_body, length)
     timeout = state.settings.connections.body_timeout
+    loop = asyncio.get_running_loop()
+    until = loop.time() + timeout
     read = asyncio.ensure_future(request.read())
+    read.add_done_callback(_retrieve)  # a failure nobody awaits (a cancelled handler) is not logged
     try:
         done, _ = await asyncio.wait((read, state.drain_started()), timeout=timeout,
                                      return_when=asyncio.FIRST_COMPLETED)
-        if read not in done and state.draining:
-            left = state.drain_deadline - asyncio.get_running_loop().time() - 0.5
-            done, _ = await asyncio.wait((read,), timeout=max(0.0, min(timeout, left)))
+        if read not in done and state.draining:  # the rest of HTTP_BODY_TIMEOUT, within the grace
+            left = min(until, state.drain_deadline - 0.5) - loop.time()
+            done, _ = await asyncio.wait((read,), timeout=max(0.0, left))
         if read not in done:
             raise web.HTTPRequestTimeout(text="the request body did not arrive in time")
         return read.result()
@@ -241,7 +246,7 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
         Waits for a body still arriving (``HTTP_BODY_TIMEOUT``)."""
         encodings = ",".join(request.headers.getall(CONTENT_ENCODING, ())).lower().split(",")
         if any(e.strip() not in ("", "identity") for e in encodings) and request.body_exists:
-            resp = shaped_error(shape, 415, ENCODED_BODY, _IDENTITY)
+            resp = shaped_error(shape, 415, ENCODED_BODY, IDENTITY_ONLY)
             resp.force_close()
             return resp
         if not pending:
@@ -304,7 +309,7 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
                         if guarded or audited:
                             ctx = RequestContext(rid, info)
                             request[CONTEXT] = ctx
-                            if audited:  # the audit lines' client (a malformed X-Forwarded-For: 400)
+                            if audited or trust_proxy:  # the client (a malformed X-Forwarded-For: 400, always)
                                 ctx.remote = request_client_ip(request, trust_proxy)
                         if guarded:
                             denied = await guard.authenticate(request, ctx)  # type: ignore[union-attr,arg-type]

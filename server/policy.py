@@ -30,6 +30,7 @@ from agora_token.constants import (
     ChatPrivilege,
     FcdnPrivilege,
     FpaPrivilege,
+    ResourceType,
     RtcPrivilege,
     ServiceType,
     StreamingPrivilege,
@@ -110,6 +111,8 @@ def parse_policy_settings(env: Mapping[str, str]) -> PolicySettings:
 
 Uid = Union[int, str]
 Permissions = Mapping[int, Mapping[int, Sequence[str]]]
+#: the RTM2 resource types that name channels (the channel rule applies to them)
+CHANNEL_RESOURCES = (ResourceType.MESSAGE_CHANNEL, ResourceType.STREAM_CHANNEL, ResourceType.GROUP_CHANNEL)
 
 #: privileges that publish, by service type: a subscriber-only JWT gets none of them
 PUBLISH_PRIVILEGES: dict[int, frozenset[int]] = {
@@ -157,6 +160,18 @@ class ServiceGrant(NamedTuple):
     permissions: Optional[Permissions] = None
     publish_optional: bool = False
     checked_as: Optional[str] = None
+
+    def channels(self) -> list[str]:
+        """Every channel name this service grants access to: its ``channel``,
+        and an RTM2 service's message, stream and group channel resources
+        (which the channel rule and the JWT ``channels`` claim hold to the
+        same limits; ``*`` and other wildcards included)."""
+        names = [] if self.channel is None else [self.channel]
+        if self.permissions:
+            for rtype in CHANNEL_RESOURCES:
+                for resources in self.permissions.get(rtype, {}).values():
+                    names.extend(resources)
+        return names
 
     @property
     def publishes(self) -> bool:
@@ -244,8 +259,8 @@ def check_policy(settings: PolicySettings, req: TokenRequest,
                 return PolicyViolation(400, f"expire {expire} exceeds the maximum of {max_expire} "
                                             f"seconds (MAX_EXPIRE): ask for at most {max_expire}{hint}")
     for grant in req.grants():
-        if grant.channel is not None:
-            violation = check_channel(settings, grant.channel)
+        for channel in grant.channels():
+            violation = check_channel(settings, channel)
             if violation is not None:
                 return violation
     return None

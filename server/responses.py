@@ -23,6 +23,12 @@ _JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8", **NO_CACHE_H
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
 
 
+#: a request body with a Content-Encoding other than identity: 415 with :data:`IDENTITY_ONLY`
+ENCODED_BODY = ("request bodies are accepted without Content-Encoding only (they are a few hundred bytes): "
+                "send it uncompressed")
+IDENTITY_ONLY = {"Accept-Encoding": "identity"}
+
+
 def json_response(data: Any, status: int = 200, headers: Optional[Mapping[str, str]] = None) -> web.Response:
     if headers:
         return web.Response(body=_dumps(data).encode("utf-8"), status=status,

@@ -244,6 +244,18 @@ async def test_malformed_forwarded_for_takes_the_route_familys_shape(aiohttp_cli
     assert r.status == 400 and body["code"] == -1 and body["data"] == "" and "X-Forwarded-For" in body["message"]
 
 
+async def test_malformed_forwarded_for_is_400_for_an_authenticated_caller_too(aiohttp_client: Any) -> None:
+    """Review finding: with a valid key, no rate limit and no audit trail, the
+    address was never resolved, so the same header got 200 (and the access log
+    named the proxy): now 400 whoever asks."""
+    key = "forwarded-key-" + "f" * 20
+    client = await aiohttp_client(make_app(AUTH_API_KEYS=key, TRUST_PROXY="1"))
+    r = await client.get("/rtm/u/", headers={"X-Forwarded-For": "garbage", "X-API-Key": key})
+    assert r.status == 400 and "X-Forwarded-For" in (await r.json())["error"]
+    r = await client.get("/rtm/u/", headers={"X-Forwarded-For": "203.0.113.9", "X-API-Key": key})
+    assert r.status == 200
+
+
 async def test_a_long_forwarded_for_keeps_the_clients_bucket(aiohttp_client: Any) -> None:
     """Issue 18 item 10: a client behind the proxy kept 5/min; with a header
     over 4,096 characters it fell into the proxy's bucket and got 5 more."""

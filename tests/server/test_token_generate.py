@@ -291,6 +291,27 @@ async def test_channel_rule(client: Any, section: dict[str, Any]) -> None:
     assert status == 200
 
 
+@pytest.mark.parametrize("resource_type", ["messageChannels", "streamChannels", "groupChannels"])
+async def test_rtm2_channel_resources_follow_the_channel_rule(client: Any, resource_type: str) -> None:
+    """Review finding: RTM2's channel resources went into the token unchecked
+    (a subscriber JWT limited to room-1 got write on "*" and a 200-byte name)."""
+    c = await client(CHANNEL_PATTERN="room-[0-9]+", AUTH_JWT_SECRET=SECRET)
+    sub = bearer({"role": "subscriber", "channels": ["room-1"]})
+
+    def ask(*names: str) -> dict[str, Any]:
+        return {"uid": "u1", "serviceRtm2": {"enable": True, "permissions": {resource_type: {"write": list(names)}}}}
+
+    status, answer, _ = await post(c, ask("room-1"), sub)
+    assert status == 200, answer
+    for names, status_wanted, fragment in ((("*",), 400, "CHANNEL_PATTERN"), (("room-1", "x" * 200), 400, "at most 64"),
+                                           (("room-2",), 403, "channels")):
+        status, answer, _ = await post(c, ask(*names), sub)
+        assert status == status_wanted and answer["code"] == -1 and fragment in answer["message"], (names, answer)
+    # users and server groups are not channels: the channel rule does not apply to them
+    body = {"uid": "u1", "serviceRtm2": {"enable": True, "permissions": {"users": {"read": ["bob"]}}}}
+    assert (await post(c, body, sub))[0] == 200
+
+
 async def test_api_key_required_and_error_shape(client: Any) -> None:
     """The pipeline's 401 in this route's shape (needs the pipeline to render
     its errors with RouteInfo.error_shape)."""
