@@ -301,6 +301,16 @@ class ServiceProtocol(RequestHandler):
             self._next_keepalive_close_time = max(self._next_keepalive_close_time,
                                                   now + self._tracker.settings.header_timeout + 1)
 
+    def _process_keepalive(self) -> None:
+        # aiohttp sets the keep-alive deadline once the answer is written; bytes
+        # of the next head may have arrived just before that (a client quick to
+        # reuse the connection, a loaded server). Once a head is arriving the
+        # connection is no longer idle: HTTP_HEADER_TIMEOUT (the sweeper) bounds it.
+        if self.head_since is not None:
+            self._keepalive_handle = None
+            return
+        super()._process_keepalive()
+
     def handle_error(self, request: Any, status: int = 500, exc: Optional[BaseException] = None,
                      message: Optional[str] = None) -> web.StreamResponse:
         if status != 400:
