@@ -8,8 +8,6 @@ and a pure-Python fallback (``"python"``; forced by
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 __version__ = "0.1.0"  # the one place: pyproject.toml reads it
 
 from ._backend import BACKEND
@@ -58,14 +56,20 @@ from .services import (
     ServiceRtm2,
     ServiceStreaming,
 )
-from .tokens import Token, parse, verify
+from .tokens import parse, verify
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see _LAZY below)
 if TYPE_CHECKING:
+    from typing import Any
+
     from .description import TokenDescription, describe_token
+    from .tokens import Token
 
 #: names imported on first use (PEP 562): describe_token's module (dataclasses,
-#: datetime) is not needed to build, parse or verify a token
-_LAZY = {"TokenDescription": "description", "describe_token": "description"}
+#: datetime) is not needed to build, parse or verify a token, nor ``typing``
+#: (``Token`` is a ``typing.Union``, made on first use): ``import agora_token``
+#: loads neither (tests/lib/test_import_cost.py)
+_LAZY = {"TokenDescription": "description", "describe_token": "description", "Token": "tokens"}
 
 
 def __getattr__(name: str) -> Any:

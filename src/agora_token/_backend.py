@@ -11,13 +11,13 @@ falls back with a one-time ``RuntimeWarning``.
 
 Every other module calls the core through this module's attributes
 (``_backend.build_007(...)``), never a copy of them, so the tests can swap
-the core for one test.
+the core for one test. Only the active core is imported: with the compiled
+one, ``_pack_py`` (and its ``hmac``) loads only when something asks for it.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 
 NO_EXTENSIONS = os.environ.get("AGORA_TOKEN_NO_EXTENSIONS", "") not in ("", "0")
 
@@ -35,6 +35,8 @@ if not NO_EXTENSIONS:
         )
     except ImportError as exc:
         if not (isinstance(exc, ModuleNotFoundError) and exc.name == f"{__package__}._pack"):
+            import warnings
+
             warnings.warn(
                 f"agora_token: the compiled core is installed but does not load ({exc}); using the "
                 "pure-Python core (same tokens, slower). Reinstall agora-token, or set "

@@ -11,11 +11,6 @@ compares with it).
 
 from __future__ import annotations
 
-import builtins
-from dataclasses import dataclass
-from enum import IntEnum
-from typing import Final
-
 from .constants import (
     ApaasPrivilege,
     ChatPrivilege,
@@ -28,6 +23,12 @@ from .constants import (
     StreamingPrivilege,
 )
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (import agora_token stays lean)
+if TYPE_CHECKING:
+    import builtins
+    from enum import IntEnum
+    from typing import Any, Final
+
 __all__ = ["LAYOUTS", "PACK_KINDS", "Field", "ServiceLayout"]
 
 #: Field kinds. ``uid`` is packed as a string; a service's constructor also
@@ -38,19 +39,57 @@ I16: Final = "i16"
 PERMISSIONS: Final = "permissions"
 
 
-@dataclass(frozen=True)
-class Field:
+class _Record:
+    """A read-only record compared by value: what ``@dataclass(frozen=True)``
+    gave these two classes, without importing dataclasses (and inspect) with
+    ``agora_token``."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+
+class Field(_Record):
+    __slots__ = ("name", "kind", "json_name")
     name: str       # attribute name on the Service object
     kind: str       # STR, UID, I16 or PERMISSIONS
     json_name: str  # camelCase name in JSON descriptions
 
+    def __init__(self, name: str, kind: str, json_name: str) -> None:
+        for slot, value in zip(self.__slots__, (name, kind, json_name)):
+            object.__setattr__(self, slot, value)
 
-@dataclass(frozen=True)
-class ServiceLayout:
+
+class ServiceLayout(_Record):
+    __slots__ = ("type", "name", "fields", "privileges")
     type: ServiceType
     name: str                        # "rtc", "rtm", ... (JSON and CLI)
     fields: tuple[Field, ...]
     privileges: builtins.type[IntEnum]  # privilege ids of this service, for readable names
+
+    def __init__(self, type: ServiceType, name: str, fields: tuple[Field, ...],
+                 privileges: builtins.type[IntEnum]) -> None:
+        for slot, value in zip(self.__slots__, (type, name, fields, privileges)):
+            object.__setattr__(self, slot, value)
 
     @property
     def field_names(self) -> tuple[str, ...]:

@@ -28,12 +28,9 @@ from cpython.object cimport PyObject
 from cpython.number cimport PyNumber_Index
 from cpython.dict cimport PyDict_Next
 
-import zlib as _zlib
-
 from . import _messages as _M
 from ._layout import LAYOUTS as _LAYOUTS, PACK_KINDS as _PACK_KINDS
-from . import _pack_py as _pp
-from ._pack_py import map_keys as _map_keys, resource_list as _resource_list
+from ._validate import map_keys as _map_keys, resource_list as _resource_list
 from .constants import I16_MAX, I16_MIN, U16_MAX, U32_MAX
 from .constants import MAX_PAYLOAD_BYTES as _MAX_PAYLOAD, MAX_TOKEN_LENGTH as _MAX_TOKEN
 from .errors import InvalidParameterError, InvalidTokenError
@@ -302,7 +299,7 @@ cdef int put_privileges(Buf* b, object privileges) except -1:
     return 0
 
 cdef int put_permissions(Buf* b, object perms) except -1:
-    # RTM2 only, so plain Python objects; the map checks are _pack_py's own
+    # RTM2 only, so plain Python objects; the map checks come from _validate, as in _pack_py
     outer = _map_keys(perms, _M.PERMISSIONS_NOT_MAPPING, "permissions", "resource type")
     put_u16(b, <uint32_t>len(outer))
     for rtype, inner_map in outer:
@@ -501,7 +498,8 @@ cdef object compress_encode(const unsigned char* payload, Py_ssize_t n):
     cdef unsigned char* out = stack
     cdef size_t outlen = n + n // 1000 + 64
     if not AT_HAVE_ZLIB:
-        z = _pp._compress(PyBytes_FromStringAndSize(<const char*>payload, n))  # _pack_py's allocator note
+        from ._pack_py import _compress  # the allocator note there; _pack_py only loaded without libz
+        z = _compress(PyBytes_FromStringAndSize(<const char*>payload, n))
         check_token_length(3, PyBytes_GET_SIZE(z))
         return b64_token(b"007", 3, <const unsigned char*>PyBytes_AS_STRING(z), PyBytes_GET_SIZE(z))
     if outlen > STACK_BUF:
@@ -796,7 +794,8 @@ def verify_007(token, app_certificate):
 cdef uint32_t crc32_of(const char* p, Py_ssize_t n) except? 0xFFFFFFFF:
     if AT_HAVE_ZLIB:
         return <uint32_t>at_crc32(<const unsigned char*>p, n)
-    return _zlib.crc32(PyBytes_FromStringAndSize(p, n))
+    import zlib  # only without libz: import agora_token does not load zlib
+    return zlib.crc32(PyBytes_FromStringAndSize(p, n))
 
 cdef int sign_006(const char* cert, Py_ssize_t certlen, const char* app, Py_ssize_t alen,
                   const char* ch, Py_ssize_t chlen, const char* uid, Py_ssize_t uidlen,

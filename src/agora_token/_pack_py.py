@@ -36,11 +36,12 @@ import operator
 import re
 import struct
 import zlib
-from collections.abc import Sequence
-from typing import Any
 
 from . import _messages as M
 from ._layout import I16, LAYOUTS, PACK_KINDS, PERMISSIONS
+from ._validate import index_in as _int
+from ._validate import map_keys, resource_list
+from ._validate import snapshot_items as _items
 from .constants import (
     I16_MAX,
     I16_MIN,
@@ -51,6 +52,11 @@ from .constants import (
     U32_MAX,
 )
 from .errors import InvalidParameterError, InvalidTokenError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 BACKEND = "python"
 #: where SHA-256 and zlib come from (the compiled core reports libcrypto / libz when linked)
@@ -65,7 +71,6 @@ _CRCS = struct.Struct("<II")
 _MSG = struct.Struct("<II")  # 006 message: salt, ts
 _SIG_PREFIX = _U16.pack(32)
 _B64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
-_index = operator.index
 _first = operator.itemgetter(0)
 _digest = hmac.digest
 _compare = hmac.compare_digest
@@ -93,18 +98,6 @@ assert all(k in ("str", I16, PERMISSIONS) for kinds in PACK_KINDS.values() for k
 
 # ------------------------------------------------------------------ checks
 
-def _int(obj: Any, what: str, lo: int, hi: int) -> int:
-    """An integer (an int, or anything with ``__index__``) in lo..hi."""
-    if type(obj) is not int:
-        try:
-            obj = _index(obj)
-        except TypeError:
-            raise InvalidParameterError(M.not_int(what, obj)) from None
-    if lo <= obj <= hi:
-        return int(obj)
-    raise InvalidParameterError(M.out_of_range(what, obj, lo, hi))
-
-
 def _utf8(obj: Any, what: str) -> bytes:
     if not isinstance(obj, str):
         raise InvalidParameterError(M.not_str(what, obj))
@@ -120,17 +113,6 @@ def _str(out: list[bytes], obj: Any, what: str) -> None:
         raise InvalidParameterError(M.str_too_long(what, len(b)))
     out.append(_U16.pack(len(b)))
     out.append(b)
-
-
-def _items(m: Any, not_mapping: str, what: str) -> list[Any]:
-    """A map's snapshot: ``list(m.items())``, at most 65535 entries."""
-    try:
-        items = list(m.items())
-    except (AttributeError, TypeError):
-        raise InvalidParameterError(not_mapping) from None
-    if len(items) > U16:
-        raise InvalidParameterError(M.too_many(what))
-    return items
 
 
 def _privs(out: list[bytes], privileges: Any) -> None:
@@ -161,29 +143,6 @@ def _privs(out: list[bytes], privileges: Any) -> None:
     pack = _PRIV.pack
     for k, v in pairs:
         out.append(pack(k, v))
-
-
-def map_keys(m: Any, not_mapping: str, what: str, key_what: str) -> list[tuple[int, Any]]:
-    """``(u16 key, value)`` pairs of a permissions map, sorted by key (stable).
-    The compiled core calls this too, for RTM2 permissions."""
-    pairs = []
-    for item in _items(m, not_mapping, what):
-        if type(item) is not tuple or len(item) != 2:
-            raise InvalidParameterError(not_mapping)
-        pairs.append((_int(item[0], key_what, 0, U16), item[1]))
-    pairs.sort(key=_first)
-    return pairs
-
-
-def resource_list(resources: Any, rtype: int, ptype: int) -> list[Any]:
-    """The resources of one permission, as a list (the count packed is the count written)."""
-    try:
-        items = list(resources)
-    except TypeError:
-        raise InvalidParameterError(M.resources_not_iterable(rtype, ptype)) from None
-    if len(items) > U16:
-        raise InvalidParameterError(M.too_many(f"permissions[{rtype}][{ptype}]"))
-    return items
 
 
 def _perms(out: list[bytes], perms: Any) -> None:

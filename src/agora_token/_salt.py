@@ -4,10 +4,12 @@ OS CSPRNG in batches (one ``os.urandom`` call per about 1,000 salts)."""
 from __future__ import annotations
 
 import os
-import struct
-from collections.abc import Iterator
 
 from .constants import SALT_MAX
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = ["new_salt"]
 
@@ -22,6 +24,8 @@ _salts: Iterator[int] = iter(())
 def _refill() -> int:
     """A new batch; returns its first salt."""
     global _salts
+    import struct  # here: one batch per ~1,000 salts, and import agora_token does without struct
+
     batch: list[int] = []
     while not batch:
         batch = [x % SALT_MAX + 1 for (x,) in struct.iter_unpack("<I", os.urandom(_BATCH_BYTES))

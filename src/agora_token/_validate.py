@@ -1,12 +1,14 @@
 """Input checks shared by both cores. They run before any packing, signing
 or compression, so bad input costs nothing and fails the same way whichever
-core is active."""
+core is active. At the end, the map and list snapshots both cores take while
+packing (see ``_pack_py``): the compiled core calls :func:`map_keys` and
+:func:`resource_list` for its one path through Python objects, RTM2
+permissions, without loading the pure-Python core."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from operator import index as _index
+from operator import itemgetter
 
 from . import _messages as M
 from .constants import (
@@ -21,17 +23,18 @@ from .constants import (
 )
 from .errors import InvalidCredentialsError, InvalidParameterError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
-    from typing import TypeGuard
+    from typing import Any, TypeGuard
 
-_HEX32 = re.compile(r"[0-9a-fA-F]{32}")
-_DIGITS = re.compile(r"[0-9]+")
+_HEX_DIGITS = "0123456789abcdefABCDEF"
 
 
 def is_app_id(text: object) -> TypeGuard[str]:
     """True when ``text`` is a str of 32 hexadecimal digits: the form of an
     Agora app id and of an app certificate."""
-    return type(text) is str and _HEX32.fullmatch(text) is not None
+    # strip() leaves "" exactly when every character is one of the 22 (no regex: no ``re`` to import)
+    return type(text) is str and len(text) == 32 and not text.strip(_HEX_DIGITS)
 
 
 #: the same check, named for certificates
@@ -138,7 +141,7 @@ def parse_uid(text: str, name: str = "uid") -> int | None:
     Digits above 4294967295 raise :class:`InvalidParameterError`."""
     if not isinstance(text, str):
         raise InvalidParameterError(M.not_str(name, text))
-    if text.isascii() and _DIGITS.fullmatch(text):
+    if text.isascii() and text.isdigit():  # ASCII: exactly 0-9, at least one
         # bound the digits before int(); the message is the one for an int out of range
         digits = text.lstrip("0")
         if len(digits) > 10 or int(text) > U32_MAX:
@@ -165,6 +168,8 @@ def check_permissions(permissions: Any) -> dict[int, dict[int, list[str]]]:
     a ``ServiceRtm2.Permissions`` (ours or Agora's): its ``details`` mapping."""
     if permissions is None:
         return {}
+    from collections.abc import Mapping, Sequence  # here: RTM2 only, and import agora_token does without
+
     if not isinstance(permissions, Mapping):
         details = getattr(permissions, "details", None)
         if not isinstance(details, Mapping):
@@ -189,3 +194,54 @@ def check_permissions(permissions: Any) -> dict[int, dict[int, list[str]]]:
             inner[pt] = [check_str(r, "resource") for r in resources]
         out[rt] = inner
     return out
+
+
+# ------------------------------------------------- snapshots taken while packing (both cores)
+
+_first = itemgetter(0)
+
+
+def index_in(obj: Any, what: str, lo: int, hi: int) -> int:
+    """An integer (an int, or anything with ``__index__``) in lo..hi."""
+    if type(obj) is not int:
+        try:
+            obj = _index(obj)
+        except TypeError:
+            raise InvalidParameterError(M.not_int(what, obj)) from None
+    if lo <= obj <= hi:
+        return int(obj)
+    raise InvalidParameterError(M.out_of_range(what, obj, lo, hi))
+
+
+def snapshot_items(m: Any, not_mapping: str, what: str) -> list[Any]:
+    """A map's snapshot: ``list(m.items())``, at most 65535 entries."""
+    try:
+        items = list(m.items())
+    except (AttributeError, TypeError):
+        raise InvalidParameterError(not_mapping) from None
+    if len(items) > U16_MAX:
+        raise InvalidParameterError(M.too_many(what))
+    return items
+
+
+def map_keys(m: Any, not_mapping: str, what: str, key_what: str) -> list[tuple[int, Any]]:
+    """``(u16 key, value)`` pairs of a permissions map, sorted by key (stable).
+    The compiled core calls this too, for RTM2 permissions."""
+    pairs = []
+    for item in snapshot_items(m, not_mapping, what):
+        if type(item) is not tuple or len(item) != 2:
+            raise InvalidParameterError(not_mapping)
+        pairs.append((index_in(item[0], key_what, 0, U16_MAX), item[1]))
+    pairs.sort(key=_first)
+    return pairs
+
+
+def resource_list(resources: Any, rtype: int, ptype: int) -> list[Any]:
+    """The resources of one permission, as a list (the count packed is the count written)."""
+    try:
+        items = list(resources)
+    except TypeError:
+        raise InvalidParameterError(M.resources_not_iterable(rtype, ptype)) from None
+    if len(items) > U16_MAX:
+        raise InvalidParameterError(M.too_many(f"permissions[{rtype}][{ptype}]"))
+    return items

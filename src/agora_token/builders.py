@@ -12,17 +12,20 @@ All expire values are seconds relative to the moment of issue.
 
 from __future__ import annotations
 
-import hashlib
 import time
-import warnings
-from typing import Any, Union, cast
 
 from . import _backend
 from . import _validate as v
+from ._aliases import lazy_aliases, union
 from ._salt import new_salt
 from .constants import DEFAULT_EXPIRE, MAX_CHANNEL_NAME_BYTES, U32_MAX, Role
 from .errors import InvalidParameterError
-from .services import AnyPermissions
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Any, Union
+
+    from .services import AnyPermissions
 
 __all__ = [
     "ApaasTokenBuilder",
@@ -38,7 +41,10 @@ __all__ = [
     "rtm_token",
 ]
 
-Uid = Union[int, str]
+if TYPE_CHECKING:
+    Uid = Union[int, str]
+else:  # a typing.Union, made on first use (_aliases)
+    __getattr__ = lazy_aliases(globals(), ("Uid",), lambda: {"Uid": union(int, str)})
 _PUBLISHER = int(Role.PUBLISHER)
 _PERMISSIONS_ORDER = (
     "RtmTokenBuilder.build_token_with_permissions(app_id, app_certificate, user_id, expire, permissions) "
@@ -199,8 +205,11 @@ class RtmTokenBuilder:
         Deprecated, for one release: the old order ``(..., user_id, expire,
         permissions)`` (an int 4th) still works, with a ``DeprecationWarning``."""
         if isinstance(permissions, int) and not isinstance(expire, int):
+            import warnings
+            from typing import cast
+
             warnings.warn(_PERMISSIONS_ORDER, DeprecationWarning, stacklevel=2)
-            permissions, expire = cast(AnyPermissions, expire), cast(int, permissions)
+            permissions, expire = cast("AnyPermissions", expire), cast(int, permissions)
         e = v.check_u32(expire, "expire")
         user = v.check_account(user_id, "user_id", required=True)
         return _issue(app_id, app_certificate, e, [(8, {1: e}, user, v.check_permissions(permissions))])
@@ -240,6 +249,8 @@ class ApaasTokenBuilder:
         e = v.check_u32(expire, "expire")
         room = v.check_str(room_uuid, "room_uuid")
         user = v.check_account(user_uuid, "user_uuid", required=True)
+        import hashlib  # here, not at import: loading OpenSSL (_hashlib) costs more than the rest of agora_token
+
         chat_user = hashlib.md5(user.encode("utf-8")).hexdigest()
         return _issue(app_id, app_certificate, e, [
             (7, {1: e}, room, user, v.check_i16(role, "role")),

@@ -10,12 +10,11 @@ ported from Agora's samples, the official class constants
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter
-from typing import Any, Callable, ClassVar, Union
 
 from . import _messages as M
 from . import _validate as v
+from ._aliases import lazy_aliases, union
 from ._layout import I16, LAYOUTS, PERMISSIONS, UID
 from .constants import (
     ApaasPrivilege,
@@ -32,6 +31,11 @@ from .constants import (
 )
 from .errors import InvalidParameterError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from typing import Any, ClassVar, Union
+
 __all__ = [
     "Rtm2Permissions",
     "Service",
@@ -46,10 +50,6 @@ __all__ = [
     "service_class",
     "service_from_tuple",
 ]
-
-#: RTM2 permissions as a mapping: ``{resource_type: {permission_type: [resource, ...]}}``
-PermissionMap = Mapping[int, Mapping[int, Sequence[str]]]
-
 
 class Rtm2Permissions:
     """RTM2 resource permissions built the way Agora's builders build them
@@ -95,8 +95,21 @@ class Rtm2Permissions:
         return f"ServiceRtm2.Permissions(details={self.details!r})"
 
 
-#: what a service, a builder and the compat layer take as RTM2 permissions
-AnyPermissions = Union[Rtm2Permissions, PermissionMap]
+def _aliases() -> dict[str, Any]:
+    """``PermissionMap`` and ``AnyPermissions``, made on first use (``_aliases``)."""
+    from collections.abc import Mapping, Sequence
+
+    permission_map = Mapping[int, Mapping[int, Sequence[str]]]
+    return {"PermissionMap": permission_map, "AnyPermissions": union(Rtm2Permissions, permission_map)}
+
+
+if TYPE_CHECKING:
+    #: RTM2 permissions as a mapping: ``{resource_type: {permission_type: [resource, ...]}}``
+    PermissionMap = Mapping[int, Mapping[int, Sequence[str]]]
+    #: what a service, a builder and the compat layer take as RTM2 permissions
+    AnyPermissions = Union[Rtm2Permissions, PermissionMap]
+else:
+    __getattr__ = lazy_aliases(globals(), ("PermissionMap", "AnyPermissions"), _aliases)
 
 
 def _checker(kind: str, name: str) -> Callable[[Any], Any]:
