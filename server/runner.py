@@ -28,12 +28,15 @@ on a new one (the HTTP/1.1 keep-alive race; ``deploy/nginx.conf`` retries
 on another replica).
 
 With ``--workers N`` the supervisor forwards the signal to its workers and
-exits 0 when they all stopped cleanly; a worker that dies unexpectedly is
-restarted, unless it died during start-up (e.g. the port is taken), which
-stops the service. However the supervisor dies (SIGKILL, the OOM killer),
-its workers do not outlive it: each holds the read end of a pipe whose only
-write end the supervisor holds, and the kernel closes that end when the
-supervisor dies, whatever the cause. A worker seeing the end of that pipe
+exits 0 when they all stopped cleanly, whenever the signal comes: a worker
+still starting (or restarting) keeps the stop signals blocked until its
+event loop handles them, so one sent meanwhile waits instead of killing it.
+A worker that dies unexpectedly is restarted, unless it died during
+start-up (e.g. the port is taken), which stops the service. However the
+supervisor dies (SIGKILL, the OOM killer), its workers do not outlive it:
+each holds the read end of a pipe whose only write end the supervisor
+holds, and the kernel closes that end when the supervisor dies, whatever
+the cause. A worker seeing the end of that pipe
 closes its listener at once (no ``SHUTDOWN_DELAY``: a new instance may
 already share the port) and drains within ``SHUTDOWN_GRACE``. A pipe rather
 than ``prctl(PR_SET_PDEATHSIG)``: it works on every POSIX system, needs no
@@ -153,6 +156,9 @@ async def _serve(settings: Settings, reuse_port: bool, worker: Optional[int], su
     stop = _Stop()
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop, sig.name, sig == signal.SIGINT)
+    # a forked worker starts with the stop signals blocked (see supervise): now
+    # that the loop handles them, let them in; one already pending arrives here
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     if supervisor_fd is not None:
         _watch_supervisor(loop, supervisor_fd, stop)
     conn = settings.connections
@@ -195,7 +201,9 @@ async def _serve(settings: Settings, reuse_port: bool, worker: Optional[int], su
     metrics.flush()
     flush_all()
     audit.stop()  # the last lines and the throttle's counts
-    tracing.shutdown()  # export the spans still buffered
+    # export the spans still buffered, for what is left of the grace (at most
+    # tracing.SHUTDOWN_LIMIT): a collector that does not answer delays no exit
+    tracing.shutdown(min(tracing.SHUTDOWN_LIMIT, max(0.0, deadline - loop.time())))
     log.info("%s stopped", who)
     return 0
 
@@ -226,29 +234,41 @@ def supervise(settings: Settings, workers: int) -> int:
     watch_fd, alive_fd = os.pipe()
     children: dict[int, tuple[int, float]] = {}
     stopping = False
+    forwarded = signal.SIGTERM  # what forward() sends the workers
     failed = False
 
     def spawn(index: int) -> None:
         flush_all()
         sys.stdout.flush()
         sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # child
-            os.close(alive_fd)
-            for sig in STOP_SIGNALS:
-                signal.signal(sig, signal.SIG_DFL)
-            code = 1
-            try:
-                code = run_worker(settings, reuse_port=True, worker=index, supervisor_fd=watch_fd)
-            except BaseException:  # noqa: BLE001
-                log.exception("worker %d crashed", index)
-            finally:
-                logging.shutdown()
-                os._exit(code)
-        children[pid] = (index, time.monotonic())
+        # The stop signals stay blocked from before the fork until the new pid
+        # is in ``children`` (here) and until the worker's event loop handles
+        # them (the child inherits the mask; ``_serve`` unblocks them): a
+        # signal in between waits, pending, instead of killing a worker still
+        # starting (SIG_DFL) or missing the new pid in ``forward``.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            pid = os.fork()
+            if pid == 0:  # child
+                code = 1
+                try:
+                    os.close(alive_fd)
+                    for sig in STOP_SIGNALS:  # not the supervisor's forward()
+                        signal.signal(sig, signal.SIG_DFL)
+                    code = run_worker(settings, reuse_port=True, worker=index, supervisor_fd=watch_fd)
+                except BaseException:  # noqa: BLE001
+                    log.exception("worker %d crashed", index)
+                finally:
+                    logging.shutdown()
+                    os._exit(code)
+            children[pid] = (index, time.monotonic())
+            if stopping:  # forward() ran before the block, without this worker
+                os.kill(pid, forwarded)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a signal that waited is handled here
 
     def forward(signum: int, _frame: object) -> None:
-        nonlocal stopping
+        nonlocal stopping, forwarded
         if not stopping:
             log.info("supervisor: %s received, stopping %d workers", signal.Signals(signum).name, len(children))
         stopping = True

@@ -15,7 +15,9 @@ itself: ``OTEL_EXPORTER_OTLP_ENDPOINT`` (and its ``_TRACES_`` form),
 
 :func:`start_in_worker` starts the SDK (its batch exporter runs a thread, so
 in each worker process after the fork, never in the supervisor) and sets
-:data:`TRACER`; :func:`shutdown` exports what is left when the worker stops.
+:data:`TRACER`; :func:`shutdown` exports what is left when the worker stops
+(for at most :data:`SHUTDOWN_LIMIT` seconds: a collector that does not
+answer delays no exit beyond ``SHUTDOWN_DELAY + SHUTDOWN_GRACE``).
 
 What a request's span carries (:meth:`Tracing.start_request`,
 :meth:`Tracing.end_request`): one ``SERVER`` span, a child of the caller's
@@ -34,6 +36,7 @@ trace id of the request being served.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from importlib.util import find_spec
@@ -63,6 +66,9 @@ OTEL_VARIABLES = ("OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_E
 #: the variables this module reads
 VARIABLES = (*OTEL_VARIABLES, "TRACE_CHANNEL_NAMES")
 INSTALL_HINT = "pip install 'agora-token[server,otel]'"
+#: at most this many seconds to export the spans still buffered when a worker
+#: stops (less when less is left of ``SHUTDOWN_GRACE``): :func:`shutdown`
+SHUTDOWN_LIMIT = 2.0
 
 T = TypeVar("T")
 
@@ -262,15 +268,32 @@ def start_in_worker(settings: TracingSettings, *, exporter: Any = None) -> Optio
     return TRACER
 
 
-def shutdown() -> None:
-    """Export the spans still buffered and stop the SDK (at the worker's exit)."""
+def _shutdown_provider(provider: Any) -> None:
+    try:
+        provider.shutdown()
+    except Exception:  # noqa: BLE001 - exporting at exit: nothing left to report to
+        pass
+
+
+def shutdown(timeout: float = SHUTDOWN_LIMIT) -> None:
+    """Export the spans still buffered and stop the SDK (at the worker's
+    exit), waiting at most ``timeout`` seconds: past it the spans left are
+    dropped, and the exit goes on.
+
+    The SDK's own calls cannot be bounded: ``TracerProvider.shutdown`` waits
+    up to 30 s for the batch thread, which waits for the export in progress
+    (up to ``OTEL_EXPORTER_OTLP_TIMEOUT``, 10 s, against a collector that
+    does not answer), and ``force_flush`` ignores its ``timeout_millis``. So
+    the shutdown runs in a daemon thread, joined for ``timeout``: one that
+    is still blocked then does not keep the process from exiting."""
     global TRACER
     tracer, TRACER = TRACER, None
-    if tracer is not None:
-        try:
-            tracer.provider.shutdown()
-        except Exception:  # noqa: BLE001 - exporting at exit: nothing left to report to
-            pass
+    if tracer is None:
+        return
+    thread = threading.Thread(target=_shutdown_provider, args=(tracer.provider,), name="tracing-shutdown",
+                              daemon=True)
+    thread.start()
+    thread.join(max(0.0, timeout))
 
 
 def current_trace_id() -> Optional[str]:

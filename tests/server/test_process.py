@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -163,6 +164,42 @@ def test_sighup_stops_the_supervisor_and_its_workers_gracefully(tmp_path: Path) 
         server.stop()
     log = server.log()
     assert log.count("stopping (SIGTERM)") == 2 and "SIGHUP received" in log and "Traceback" not in log
+
+
+# --------------------------------------------------------------------------- a signal during start-up
+
+def sigterm_as_workers_start(tmp_path: Path, delay: float) -> tuple[object, str]:
+    """Start a supervisor and 2 workers, SIGTERM it ``delay`` s after it
+    forked them (their start-up takes tens of ms): its exit code (or why
+    none) and its output."""
+    server = LiveServer(tmp_path, CREDENTIALS, ("--workers", "2"))
+    try:
+        forked = wait_until(lambda: "started 2 workers" in server.log() or server.proc.poll() is not None,
+                            30, step=0.0005)
+        assert forked and server.proc.poll() is None, server.log()
+        time.sleep(delay)
+        server.signal(signal.SIGTERM)
+        try:
+            code: object = server.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            code = "none: still running 20 s after SIGTERM"
+    finally:
+        server.stop()  # SIGKILLs the process group if it still runs
+    return code, server.log()
+
+
+def test_a_sigterm_while_the_workers_start_stops_them_cleanly(tmp_path: Path) -> None:
+    """SIGTERM to the supervisor right after it forked its workers (0 to
+    13.5 ms after "started 2 workers", while they build their event loops and
+    apps): the workers get it once they can handle it, none is killed by it
+    (code -15) or misses it (the supervisor would wait forever), and the
+    supervisor exits 0, every time."""
+    failures = []
+    for attempt in range(10):
+        code, log = sigterm_as_workers_start(tmp_path, attempt * 0.0015)
+        if code != 0 or "exited with code" in log or "Traceback" in log:
+            failures.append(f"SIGTERM {attempt * 1.5:g} ms after the fork: exit code {code}\n{log[-1200:]}")
+    assert not failures, "\n\n".join(failures)
 
 
 # --------------------------------------------------------------------------- a new connection per request

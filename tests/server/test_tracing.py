@@ -8,9 +8,13 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from collections.abc import Awaitable, Iterator
 from pathlib import Path
 from typing import Any
@@ -329,3 +333,47 @@ def test_a_service_process_exports_the_callers_trace(tmp_path: Path) -> None:
     assert f'"trace_id": "0x{TRACE_ID}"' in log, log[-3000:]
     assert f'"parent_id": "0x{PARENT_ID}"' in log and '"name": "POST /getToken"' in log
     assert '"service.name": "token-test"' in log
+
+
+def test_shutdown_waits_no_longer_than_its_timeout() -> None:
+    """An exporter that blocks (a collector that never answers) holds
+    :func:`tracing.shutdown` for its timeout, not for as long as it blocks."""
+    release = threading.Event()
+
+    class Stuck(InMemorySpanExporter):
+        def shutdown(self) -> None:
+            release.wait(30)
+
+    tracing.start_in_worker(TracingSettings(), exporter=Stuck())
+    started = time.monotonic()
+    try:
+        tracing.shutdown(0.2)
+        assert time.monotonic() - started < 2 and tracing.TRACER is None
+    finally:
+        release.set()
+
+
+@pytest.mark.slow
+def test_a_collector_that_never_answers_delays_no_exit(tmp_path: Path) -> None:
+    """``OTEL_TRACES_EXPORTER=otlp`` to a collector that takes the connection
+    and never answers (the exporter's own timeout is 10 s): after SIGTERM the
+    process still exits 0 within SHUTDOWN_DELAY + SHUTDOWN_GRACE (0 + 2 s
+    here) and a margin, the spans still buffered dropped."""
+    pytest.importorskip("opentelemetry.exporter.otlp.proto.http.trace_exporter")
+    with socket.socket() as collector:
+        collector.bind(("127.0.0.1", 0))
+        collector.listen(64)  # the kernel completes the connections; nothing is ever read or answered
+        port = collector.getsockname()[1]
+        server = LiveServer(tmp_path, {**CREDENTIALS, "OTEL_TRACES_EXPORTER": "otlp",
+                                       "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+                                       "SHUTDOWN_DELAY": "0", "SHUTDOWN_GRACE": "2"}).wait_ready()
+        try:
+            for _ in range(5):
+                body = {"tokenType": "rtc", "channel": "lobby", "uid": "42"}
+                assert request(f"{server.url}/getToken", "POST", body)[0] == 200
+            server.signal(signal.SIGTERM)
+            code = server.proc.wait(6)  # without a bound: about 10 s (the exporter's timeout)
+        finally:
+            server.stop()
+    assert code == 0, server.log()[-2000:]
+    assert "stopped" in server.log()
