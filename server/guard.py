@@ -70,8 +70,7 @@ class Guard:
         except AuthError as err:
             metrics.LOCAL.auth_failure(err.reason)
             if self.limiter is not None:
-                denied = await self._limit(client_bucket(self.client_address(request, ctx), self.ipv6_prefix),
-                                           ctx)
+                denied = await self._limit(self.caller_key(request, ctx), ctx)  # no caller: the client's bucket
                 if denied is not None:
                     return denied
             if err.status == 401:

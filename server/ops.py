@@ -11,7 +11,7 @@ import asyncio
 from aiohttp import web
 
 from . import metrics
-from .ratelimit import StorageUnavailable, client_bucket, request_client_ip
+from .ratelimit import StorageUnavailable, request_bucket
 from .responses import json_bytes, json_error, json_response
 from .state import STATE
 
@@ -78,10 +78,8 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
         limiter = state.metrics_limiter
         retry = None
         if limiter is not None:
-            limits = state.settings.rate_limit
             try:
-                retry = await limiter.hit(client_bucket(request_client_ip(request, limits.trust_proxy),
-                                                        limits.ipv6_prefix))
+                retry = await limiter.hit(request_bucket(request, state.settings.rate_limit))
             except StorageUnavailable:
                 pass  # cannot count it: refused all the same
         if retry is not None:

@@ -59,7 +59,7 @@ from .cors import same_origin
 from .errors import ServiceError
 from .logs import LogThrottle
 from .overload import RETRY_AFTER, SHED_MESSAGE, UNFINISHED_MESSAGE
-from .ratelimit import client_bucket, logged_client_ip, request_client_ip
+from .ratelimit import logged_client_ip, request_bucket, request_client_ip
 from .responses import ENCODED_BODY, IDENTITY_ONLY, NO_CACHE_HEADERS, error_response, json_response, shaped_error
 from .state import CONTEXT, STATE, Handler, RequestContext, Route, ServiceState, new_request_id
 
@@ -228,8 +228,8 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
     max_wait = overload.max_queue_wait or float("inf")
     max_unfinished = overload.max_unfinished or 1 << 62
     too_many_unfinished = UNFINISHED_MESSAGE.format(overload.max_unfinished)
-    trust_proxy = state.settings.rate_limit.trust_proxy
-    ipv6_prefix = state.settings.rate_limit.ipv6_prefix
+    rate_limit = state.settings.rate_limit
+    trust_proxy = rate_limit.trust_proxy
     #: per caller or client: requests whose body is still arriving
     unfinished: dict[str, int] = {}
     tracer = tracing.TRACER  # None unless OTEL_TRACES_EXPORTER=otlp|console (started before the app)
@@ -254,7 +254,7 @@ def make_pipeline(state: ServiceState, probe: web.UrlDispatcher) -> Callable[[Ha
         if ctx is not None and guard is not None:
             key = guard.caller_key(request, ctx)
         else:
-            key = client_bucket(request_client_ip(request, trust_proxy), ipv6_prefix)
+            key = request_bucket(request, rate_limit)
         n = unfinished.get(key, 0)
         if n >= max_unfinished:
             resp = shaped_error(shape, 429, too_many_unfinished, {"Retry-After": RETRY_AFTER})

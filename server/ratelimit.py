@@ -73,7 +73,8 @@ from .limitstore import RedisBatcher, WindowMemoryStorage
 from .logs import LogThrottle
 
 __all__ = ["ForwardedForError", "RateLimitSettings", "RateLimiter", "StorageUnavailable", "VARIABLES", "client_bucket",
-           "client_ip", "logged_client_ip", "parse_rate_limit", "parse_ratelimit_settings", "request_client_ip"]
+           "client_ip", "logged_client_ip", "parse_rate_limit", "parse_ratelimit_settings", "request_bucket",
+           "request_client_ip"]
 
 log = logging.getLogger("server.ratelimit")
 
@@ -270,6 +271,12 @@ def request_client_ip(request: web.BaseRequest, trust_proxy: int) -> str:
     if not trust_proxy:
         return request.remote or "unknown"
     return client_ip(request.remote, request.headers.getall("X-Forwarded-For", []), trust_proxy)
+
+
+def request_bucket(request: web.BaseRequest, settings: RateLimitSettings) -> str:
+    """:func:`client_bucket` of :func:`request_client_ip`: the per-client key
+    of ``request`` (raises :class:`ForwardedForError` as that does)."""
+    return client_bucket(request_client_ip(request, settings.trust_proxy), settings.ipv6_prefix)
 
 
 def logged_client_ip(request: web.BaseRequest, trust_proxy: int) -> str:
