@@ -51,11 +51,13 @@ cdef extern from "at_core.h":
     int at_deflate(const unsigned char* src, size_t srclen, unsigned char* dst, size_t* dstlen)
     int at_inflate(const unsigned char* src, size_t srclen, unsigned char* dst, size_t* dstlen)
     unsigned long at_crc32(const unsigned char* buf, size_t len)
+    int at_sha256_detect()
 
 BACKEND = "cython"
-#: where SHA-256 and zlib come from: {"sha256": "libcrypto"|"builtin", "zlib": "libz"|"python"}
+#: where SHA-256 and zlib come from: {"sha256": "libcrypto"|"builtin"|"builtin+sha-ni", "zlib": "libz"|"python"}
+#: ("builtin+sha-ni": the built-in SHA-256 on the CPU's SHA extensions; AGORA_TOKEN_SHA_NI=0 turns them off)
 FEATURES = {
-    "sha256": "libcrypto" if AT_HAVE_OPENSSL else "builtin",
+    "sha256": "libcrypto" if AT_HAVE_OPENSSL else ("builtin+sha-ni" if at_sha256_detect() else "builtin"),
     "zlib": "libz" if AT_HAVE_ZLIB else "python",
 }
 

@@ -79,6 +79,54 @@ def test_sha256_and_hmac_agree_with_hashlib(pack: ModuleType) -> None:
         assert pack._hmac_sha256(key, data) == hmac.digest(key, data, "sha256"), (len(key), n)
 
 
+def _sha_ni_cpu() -> bool:
+    if not (sys.platform.startswith("linux") and os.uname().machine == "x86_64"):
+        return False
+    with open("/proc/cpuinfo") as f:
+        return any(line.startswith("flags") and " sha_ni" in line for line in f)
+
+
+def test_sha256_says_which_path_it_takes(pack: ModuleType) -> None:
+    """The built-in SHA-256 runs on the CPU's SHA extensions exactly when the
+    CPU has them (and AGORA_TOKEN_SHA_NI is not 0); libcrypto picks its own."""
+    if pack.FEATURES["sha256"] == "libcrypto":
+        return
+    expected = _sha_ni_cpu() and os.environ.get("AGORA_TOKEN_SHA_NI") != "0"
+    assert pack.FEATURES["sha256"] == ("builtin+sha-ni" if expected else "builtin")
+
+
+def test_both_builtin_paths_pass_the_same_checks(pack: ModuleType) -> None:
+    """The other path than this process's (the portable C with
+    ``AGORA_TOKEN_SHA_NI=0``, or SHA-NI without it): the NIST examples,
+    RFC 4231 and the differential against hashlib, in a subprocess."""
+    if pack.FEATURES["sha256"] == "libcrypto":
+        pytest.skip("this build uses libcrypto's SHA-256")
+    other = "0" if pack.FEATURES["sha256"] == "builtin+sha-ni" else "1"
+    if other == "1" and not _sha_ni_cpu():
+        pytest.skip("this CPU has no SHA extensions: the portable path is the only one")
+    code = textwrap.dedent("""
+        import hashlib, hmac, random, sys
+        from agora_token import _pack
+        from tests.lib.test_sha256 import NIST, RFC4231
+        print(_pack.FEATURES["sha256"])
+        for data, digest in NIST:
+            assert _pack._sha256(data).hex() == digest, len(data)
+        for key, msg, mac in RFC4231:
+            assert _pack._hmac_sha256(key, msg).hex().startswith(mac)
+        rng = random.Random(21)
+        for n in list(range(0, 300)) + [rng.randrange(300, 5000) for _ in range(100)]:
+            data = rng.randbytes(n)
+            assert _pack._sha256(data) == hashlib.sha256(data).digest(), n
+            key = rng.randbytes(rng.choice((0, 1, 4, 32, 63, 64, 65, 131)))
+            assert _pack._hmac_sha256(key, data) == hmac.digest(key, data, "sha256"), (len(key), n)
+    """)
+    env = {**os.environ, "AGORA_TOKEN_SHA_NI": other}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == ("builtin" if other == "0" else "builtin+sha-ni")
+
+
 def test_test_hooks_take_bytes_only(pack: ModuleType) -> None:
     with pytest.raises(TypeError):
         pack._sha256("abc")

@@ -99,6 +99,84 @@ static void at_sha256_block(uint32_t h[8], const unsigned char *p)
     h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
 }
 
+/* The same compression function with the x86 SHA extensions (SHA-NI: Intel
+ * since Goldmont/Ice Lake, AMD since Zen), written for this project from the
+ * instructions' definitions in Intel's SDM. The state lives in two registers
+ * as SHA256RNDS2 wants it, (F,E,B,A) and (H,G,D,C) from the lowest lane up;
+ * each SHA256RNDS2 runs two rounds and swaps their roles. The message
+ * schedule: W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15]) + W[t-16], four words at
+ * a time, SHA256MSG1 giving W[t-16] + s0(W[t-15]), PALIGNR the W[t-7] words,
+ * SHA256MSG2 the s1 terms. Used only when CPUID says the CPU has it
+ * (at_sha256_detect) and AGORA_TOKEN_SHA_NI is not 0; tests/lib/test_sha256.py
+ * checks both paths against the same vectors and against hashlib. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(AT_NO_SHA_NI)
+#define AT_SHA_NI 1
+#include <cpuid.h>
+#include <immintrin.h>
+
+__attribute__((target("sha,sse4.1,ssse3")))
+static void at_sha256_block_shani(uint32_t h[8], const unsigned char *p)
+{
+    const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+    __m128i abcd = _mm_loadu_si128((const __m128i *)(const void *)h);
+    __m128i efgh = _mm_loadu_si128((const __m128i *)(const void *)(h + 4));
+    __m128i w[16], s0, s1, s0_in, s1_in, m;
+    int i;
+    abcd = _mm_shuffle_epi32(abcd, 0xB1);           /* (b, a, d, c) */
+    efgh = _mm_shuffle_epi32(efgh, 0x1B);           /* (h, g, f, e) */
+    s0 = _mm_alignr_epi8(abcd, efgh, 8);            /* (f, e, b, a) */
+    s1 = _mm_blend_epi16(efgh, abcd, 0xF0);         /* (h, g, d, c) */
+    s0_in = s0;
+    s1_in = s1;
+    for (i = 0; i < 4; i++)
+        w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i)), bswap);
+    for (i = 4; i < 16; i++)
+        w[i] = _mm_sha256msg2_epu32(
+            _mm_add_epi32(_mm_sha256msg1_epu32(w[i - 4], w[i - 3]), _mm_alignr_epi8(w[i - 1], w[i - 2], 4)),
+            w[i - 1]);
+    for (i = 0; i < 16; i++) {
+        m = _mm_add_epi32(w[i], _mm_loadu_si128((const __m128i *)(const void *)(AT_K256 + 4 * i)));
+        s1 = _mm_sha256rnds2_epu32(s1, s0, m);      /* rounds 4i, 4i+1 */
+        s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(m, 0x0E));  /* 4i+2, 4i+3 */
+    }
+    s0 = _mm_add_epi32(s0, s0_in);
+    s1 = _mm_add_epi32(s1, s1_in);
+    abcd = _mm_shuffle_epi32(s0, 0x1B);             /* (a, b, e, f) */
+    efgh = _mm_shuffle_epi32(s1, 0xB1);             /* (g, h, c, d) */
+    _mm_storeu_si128((__m128i *)(void *)h, _mm_blend_epi16(abcd, efgh, 0xF0));          /* (a, b, c, d) */
+    _mm_storeu_si128((__m128i *)(void *)(h + 4), _mm_alignr_epi8(efgh, abcd, 8));       /* (e, f, g, h) */
+}
+#else
+#define AT_SHA_NI 0
+#endif
+
+/* 1 when the SHA-NI path is in use, else 0; decided once, at import. */
+static int at_sha256_shani = 0;
+
+static int at_sha256_detect(void)
+{
+#if AT_SHA_NI
+    unsigned int a, b, c, d;
+    const char *env = getenv("AGORA_TOKEN_SHA_NI");
+    int sha = 0, sse41 = 0, ssse3 = 0;
+    if (__get_cpuid(1, &a, &b, &c, &d)) {
+        sse41 = (c >> 19) & 1;
+        ssse3 = (c >> 9) & 1;
+    }
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) sha = (b >> 29) & 1;
+    at_sha256_shani = sha && sse41 && ssse3 && !(env != NULL && strcmp(env, "0") == 0);
+#endif
+    return at_sha256_shani;
+}
+
+static void at_sha256_compress(uint32_t h[8], const unsigned char *p)
+{
+#if AT_SHA_NI
+    if (at_sha256_shani) { at_sha256_block_shani(h, p); return; }
+#endif
+    at_sha256_block(h, p);
+}
+
 static int at_sha256_init(at_sha256_ctx *c)
 {
     static const uint32_t iv[8] = {0x6a09e667u, 0xbb67ae85u, 0x3c6ef372u, 0xa54ff53au,
@@ -118,10 +196,10 @@ static int at_sha256_update(at_sha256_ctx *c, const void *data, size_t n)
         memcpy(c->buf + c->used, p, take);
         c->used += take; p += take; n -= take;
         if (c->used < 64) return 1;
-        at_sha256_block(c->h, c->buf);
+        at_sha256_compress(c->h, c->buf);
         c->used = 0;
     }
-    for (; n >= 64; p += 64, n -= 64) at_sha256_block(c->h, p);
+    for (; n >= 64; p += 64, n -= 64) at_sha256_compress(c->h, p);
     memcpy(c->buf, p, n);
     c->used = n;
     return 1;
@@ -134,12 +212,12 @@ static int at_sha256_final(unsigned char out[32], at_sha256_ctx *c)
     c->buf[c->used++] = 0x80;
     if (c->used > 56) {
         memset(c->buf + c->used, 0, 64 - c->used);
-        at_sha256_block(c->h, c->buf);
+        at_sha256_compress(c->h, c->buf);
         c->used = 0;
     }
     memset(c->buf + c->used, 0, 56 - c->used);
     for (i = 0; i < 8; i++) c->buf[56 + i] = (unsigned char)(bits >> (56 - 8 * i));
-    at_sha256_block(c->h, c->buf);
+    at_sha256_compress(c->h, c->buf);
     for (i = 0; i < 8; i++) {
         out[4 * i] = (unsigned char)(c->h[i] >> 24);
         out[4 * i + 1] = (unsigned char)(c->h[i] >> 16);
@@ -148,6 +226,9 @@ static int at_sha256_final(unsigned char out[32], at_sha256_ctx *c)
     }
     return 1;
 }
+#endif
+#if AT_HAVE_OPENSSL
+static int at_sha256_detect(void) { return 0; }  /* libcrypto picks its own code path */
 #endif
 
 /* HMAC-SHA256 (RFC 2104), composed from init/update/final: OpenSSL 3's
