@@ -3,7 +3,7 @@
 Python builder (``agoraiotools`` on PyPI) and a floor, each in the allocator
 state that favours it.
 
-    python -m benchmarks.bench_tokens [--quick] [--rounds N] [--batch-ms MS] [--fresh-rounds N]
+    python -m benchmarks.bench_tokens [--quick] [--runs N] [--rounds N] [--batch-ms MS] [--fresh-rounds N]
                                       [--json] [--markdown]
 
 **The allocator state.** ``zlib.compress`` allocates about 270 KB of deflate
@@ -304,12 +304,30 @@ def run_fresh(keys: list[tuple[str, str]], rounds: int, batches: int, batch_ms: 
 
 # ------------------------------------------------------------------- report
 
-def report(med_pinned: dict[tuple[str, str], float], med_fresh: dict[tuple[str, str], float],
-           args: argparse.Namespace) -> int:
+Medians = dict[tuple[str, str], float]
+
+
+def kept_of(med_pinned: Medians, med_fresh: Medians) -> dict[tuple[str, str], tuple[float, str]]:
+    """Each contender's better state of the two: (seconds per call, "pinned" | "fresh")."""
     kept: dict[tuple[str, str], tuple[float, str]] = {}
     for key, pinned in med_pinned.items():
         fresh = med_fresh.get(key)
         kept[key] = (fresh, "fresh") if fresh is not None and fresh < pinned else (pinned, "pinned")
+    return kept
+
+
+def report(runs: list[tuple[Medians, Medians]], args: argparse.Namespace) -> int:
+    """The tables (medians over the runs) and the ratios: per run from its kept
+    figures, then their median and spread across the runs."""
+    kept_runs = [kept_of(p, f) for p, f in runs]
+    kept: dict[tuple[str, str], tuple[float, str]] = {}
+    for key in kept_runs[0]:
+        states = [k[key][1] for k in kept_runs]
+        state = max(set(states), key=states.count)
+        kept[key] = (statistics.median(k[key][0] for k in kept_runs),
+                     state if states.count(state) == len(states) else f"{state} {states.count(state)}/{len(states)}")
+    med_pinned = {key: statistics.median(p[key] for p, _ in runs) for key in runs[0][0]}
+    med_fresh = {key: statistics.median(f[key] for _, f in runs) for key in runs[0][1]}
 
     table = [f"| {'operation':<16} |" + "".join(f" {n + ' µs':>22} |" for n in NAMES),
              f"|{'-' * 18}|" + "".join(f"{'-' * 23}:|" for _ in NAMES)]
@@ -328,35 +346,37 @@ def report(med_pinned: dict[tuple[str, str], float], med_fresh: dict[tuple[str, 
         table.append(f"| {op:<16} |" + "".join(cells))
     print("\n" + "\n".join(table) + "\n\n" + "\n".join(states))
 
-    def ratio(num: tuple[str, str], den: tuple[str, str]) -> float | None:
-        if num not in kept or den not in kept:
-            return None
-        return kept[num][0] / kept[den][0]
+    def ratios(num: tuple[str, str], den: tuple[str, str]) -> list[float]:
+        return [k[num][0] / k[den][0] for k in kept_runs if num in k and den in k]
 
     print()
     results: dict[str, Any] = {}
-    checks = ["| ratio (kept figures) | measured | target |", "|---|---:|---|"]
+    many = len(runs) > 1
+    checks = ["| ratio (kept figures) | median of runs | spread (runs) | target |", "|---|---:|---|---|"]
     failed = False
-    for label, num, den, bound in TARGETS:
-        value = ratio(num, den)
-        results[label] = value
-        if value is None:
-            print(f"{label:<50} n/a")
+    for label, num, den, bound in [*TARGETS, *((label, num, den, None) for label, num, den in INFO_RATIOS)]:
+        values = ratios(num, den)
+        if not values:
+            results[label] = None
+            if bound is not None:
+                print(f"{label:<50} n/a")
+            continue
+        value = statistics.median(values)
+        spread = f"{min(values):.2f}-{max(values):.2f}" if many else ""
+        results[label] = {"median": value, "runs": values}
+        if bound is None:
+            print(f"{label:<50} {value:6.2f}  {spread}")
+            checks.append(f"| {label} | {value:.2f} | {spread} | |")
             continue
         ok = value >= bound
         failed |= not ok
-        print(f"{label:<50} {value:6.2f}   target >= {bound:g}   {'met' if ok else 'NOT MET'}")
-        checks.append(f"| {label} | {value:.2f} | >= {bound:g}: {'met' if ok else '**missed**'} |")
-    for label, num, den in INFO_RATIOS:
-        value = ratio(num, den)
-        results[label] = value
-        if value is not None:
-            print(f"{label:<50} {value:6.2f}")
-            checks.append(f"| {label} | {value:.2f} | |")
-    how = (f"{args.rounds} interleaved rounds of ~{args.batch_ms:g} ms batches with the allocator pinned "
-           f"(`{' '.join(f'{k}={v}' for k, v in PINS.items())}`), and each contender alone in a fresh "
-           f"process with glibc's defaults ({args.fresh_rounds} rounds of processes, in rotation); "
-           "median time per call, the better of the two states kept (named in brackets).")
+        print(f"{label:<50} {value:6.2f}  {spread:9s}  target >= {bound:g}   {'met' if ok else 'NOT MET'}")
+        checks.append(f"| {label} | {value:.2f} | {spread} | >= {bound:g}: {'met' if ok else '**missed**'} |")
+    how = (f"{len(runs)} run(s), each: {args.rounds} interleaved rounds of ~{args.batch_ms:g} ms batches with the "
+           f"allocator pinned (`{' '.join(f'{k}={v}' for k, v in PINS.items())}`), and each contender alone in a "
+           f"fresh process with glibc's defaults ({args.fresh_rounds} rounds of processes, in rotation); median "
+           "time per call, the better of the two states kept (named in brackets; with a count when the runs "
+           "differ). Times: the median over the runs; ratios: per run, then their median and spread.")
     if args.markdown:
         from benchmarks.report import write_section
 
@@ -379,6 +399,8 @@ def main() -> int:
     ap.add_argument("--batch-ms", type=float, default=6.0, help="time per batch of calls (default 6 ms)")
     ap.add_argument("--fresh-rounds", type=int, default=3,
                     help="rounds of fresh processes, one per contender each (default 3)")
+    ap.add_argument("--runs", type=int, default=1,
+                    help="independent runs (pinned and fresh each), for the spread of the ratios (default 1)")
     ap.add_argument("--quick", action="store_true", help="40 rounds of 3 ms batches, 1 round of fresh processes")
     ap.add_argument("--json", action="store_true", help="also print the medians and ratios as JSON")
     ap.add_argument("--markdown", action="store_true", help="write the results into docs/benchmarks.md")
@@ -425,16 +447,20 @@ def main() -> int:
             case = make_case(op, name, official, rtc, payloads)
             if case is not None:
                 cases[op, name] = case
-    samples = run(cases, args.rounds, args.batch_ms / 1000)
-    med_pinned = {key: statistics.median(ts) for key, ts in samples.items()}
+    runs: list[tuple[Medians, Medians]] = []
     with tempfile.NamedTemporaryFile("w", suffix=".hex", delete=False) as f:
         f.write("\n".join(p.hex() for p in payloads))
     try:
-        fresh = run_fresh(list(cases), args.fresh_rounds, max(5, args.rounds // 20), args.batch_ms, rtc, f.name)
+        for r in range(args.runs):
+            if args.runs > 1:
+                print(f"# run {r + 1}/{args.runs}", file=sys.stderr, flush=True)
+            samples = run(cases, args.rounds, args.batch_ms / 1000)
+            med_pinned = {key: statistics.median(ts) for key, ts in samples.items()}
+            fresh = run_fresh(list(cases), args.fresh_rounds, max(5, args.rounds // 20), args.batch_ms, rtc, f.name)
+            runs.append((med_pinned, {key: statistics.median(ts) for key, ts in fresh.items()}))
     finally:
         os.unlink(f.name)
-    med_fresh = {key: statistics.median(ts) for key, ts in fresh.items()}
-    return report(med_pinned, med_fresh, args)
+    return report(runs, args)
 
 
 if __name__ == "__main__":
