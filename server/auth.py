@@ -47,6 +47,7 @@ __all__ = [
     "Authenticator",
     "Caller",
     "MIN_SECRET_LENGTH",
+    "SUBSCRIBER_ONLY",
     "authorize",
     "check_secret_text",
     "key_fingerprint",
@@ -263,6 +264,9 @@ def channel_allowed(patterns: tuple[str, ...], channel: str) -> bool:
     return any(p == channel or fnmatch.fnmatchcase(channel, p) for p in patterns)
 
 
+#: the refusal of a publish privilege or RTM2 write permission to a ``role: subscriber`` JWT
+SUBSCRIBER_ONLY = ("this caller may only get subscriber tokens (the JWT 'role' claim): no publish privilege "
+                   "and no RTM2 write permission")
 _ANY_USER = ("uid 0 (any user) is not granted to JWT callers "
              "(AUTH_JWT_ALLOW_ANY_UID lets a 'sub' of \"0\" have it)")
 _OWN_UID_SERVICES = frozenset((ServiceType.RTC, ServiceType.STREAMING, ServiceType.FCDN))
@@ -311,10 +315,9 @@ def authorize(caller: Caller, req: TokenRequest, allow_any_uid: bool = False) ->
                 return violation
         if caller.channels is not None:
             for grant in grants:
-                if not all(channel_allowed(caller.channels, c) for c in grant.channels()):
+                if not all(channel_allowed(caller.channels, c) for c in grant.claimed_places()):
                     return PolicyViolation(403, "this caller may not get tokens for this channel "
                                                 "(the JWT 'channels' claim)", "forbidden_channel")
         if caller.subscriber_only and any(g.publishes and not g.publish_optional for g in grants):
-            return PolicyViolation(403, "this caller may only get subscriber tokens (the JWT 'role' claim)",
-                                   "forbidden_role")
+            return PolicyViolation(403, SUBSCRIBER_ONLY, "forbidden_role")
     return None

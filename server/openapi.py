@@ -493,7 +493,8 @@ def _operations() -> dict[str, dict[str, Any]]:
                             "`userUuid`) must equal `sub` as written (`\"\"` and `\"0\"` only with "
                             "`AUTH_JWT_ALLOW_ANY_UID` and `sub` `\"0\"`); app-level tokens (Chat app, APaaS app, "
                             "FPA) are refused; a subscriber-only JWT asking for RTC role 1, Streaming or FCDN "
-                            "publish gets `403`; `channels` applies to `channelName`. Every error answers "
+                            "publish or RTM2 `write` gets `403`; `channels` applies to `channelName`, the RTM2 "
+                            "channel resources and the APaaS `roomUuid`. Every error answers "
                             "`{\"code\": -1 | -2, \"message\", \"data\": \"\"}`."),
             "requestBody": _token_request("GenerateTokenRequest", "generateToken"),
             "responses": {

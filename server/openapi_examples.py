@@ -21,6 +21,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from .auth import SUBSCRIBER_ONLY
 from .responses import ENCODED_BODY
 
 __all__ = ["Call", "EXAMPLES", "EXAMPLE_007", "Example", "PARAMETER_EXAMPLES", "SAMPLE_APP_ID", "VERIFY_OTHER",
@@ -276,7 +277,7 @@ _register(("getToken", "403"), {
                                 "this caller may not get tokens for this channel (the JWT 'channels' claim)",
                                 RTC_BODY, "sub=123 channels=lobby-*"),
     "subscriberOnly": _jwt_denied("A publisher token for a subscriber-only JWT",
-                                  "this caller may only get subscriber tokens (the JWT 'role' claim)",
+                                  SUBSCRIBER_ONLY,
                                   RTC_BODY, "sub=123 role=subscriber"),
     "chatApp": _jwt_denied("A Chat app token for a JWT caller", "chat app tokens are not issued to JWT callers",
                            {"tokenType": "chat"}, "sub=alice"),
@@ -358,7 +359,7 @@ _register(("generateToken", "403"), {
     "otherUid": _gen_jwt("A uid other than the JWT's sub",
                          "this caller may only get tokens for its own uid (the JWT 'sub')", GEN_BODY, "sub=alice"),
     "subscriberOnly": _gen_jwt("RTC role 1 for a subscriber-only JWT (no silent downgrade)",
-                               "this caller may only get subscriber tokens (the JWT 'role' claim)", GEN_BODY,
+                               SUBSCRIBER_ONLY, GEN_BODY,
                                "sub=123 role=subscriber"),
     "appLevel": _gen_jwt("An app-level token (Chat app, APaaS app, FPA) for a JWT caller",
                          "FPA tokens are not issued to JWT callers",

@@ -30,6 +30,7 @@ from agora_token.constants import (
     ChatPrivilege,
     FcdnPrivilege,
     FpaPrivilege,
+    PermissionType,
     ResourceType,
     RtcPrivilege,
     ServiceType,
@@ -173,8 +174,22 @@ class ServiceGrant(NamedTuple):
                     names.extend(resources)
         return names
 
+    def claimed_places(self) -> list[str]:
+        """What a JWT's ``channels`` claim holds this service to: its
+        :meth:`channels`, and an APaaS room (a classroom is a room of its own,
+        whatever the RTC channel is called)."""
+        names = self.channels()
+        if self.room:
+            names.append(self.room)
+        return names
+
     @property
     def publishes(self) -> bool:
+        """Whether the token would let its user publish: an RTC, Streaming or
+        FCDN publish privilege, or RTM2 ``write`` permission on any resource
+        (sending messages to a channel or a user)."""
+        if self.permissions and any(perms.get(PermissionType.WRITE) for perms in self.permissions.values()):
+            return True
         publish = PUBLISH_PRIVILEGES.get(self.type)
         return publish is not None and not publish.isdisjoint(self.privileges)
 
@@ -185,7 +200,12 @@ class ServiceGrant(NamedTuple):
 
     def without_publish(self) -> "ServiceGrant":
         publish = PUBLISH_PRIVILEGES.get(self.type, frozenset())
-        return self._replace(privileges={p: e for p, e in self.privileges.items() if p not in publish})
+        permissions = self.permissions
+        if permissions:
+            permissions = {rtype: {p: names for p, names in perms.items() if p != PermissionType.WRITE}
+                           for rtype, perms in permissions.items()}
+        return self._replace(privileges={p: e for p, e in self.privileges.items() if p not in publish},
+                             permissions=permissions)
 
 
 class TokenSpec(NamedTuple):

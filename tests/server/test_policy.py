@@ -204,3 +204,24 @@ async def test_one_channel_rule_on_every_route_for_every_caller(aiohttp_client: 
                     continue
                 assert r.status == 400 and '"007' not in text, (caller, path, body, text)
                 assert "3007 bytes long; at most 64" in text, (caller, path, text)
+
+
+def test_rtm2_write_is_a_publish_privilege() -> None:
+    """A subscriber-only caller's optional publish rights are taken away
+    (``for_subscriber``): RTM2 write permission with them, read kept."""
+    perms = {0: {0: ["lobby"], 1: ["lobby"]}, 4: {1: ["bob"]}}
+    grant = ServiceGrant(ServiceType.RTM2, {1: 60}, None, "u1", permissions=perms, publish_optional=True)
+    assert grant.publishes
+    reader = grant.without_publish()
+    assert not reader.publishes and reader.permissions == {0: {0: ["lobby"]}, 4: {}}
+    assert reader.privileges == {1: 60}
+    req = TokenRequest((TokenSpec("token", 60, (grant,)),))
+    assert req.for_subscriber().tokens[0].services == (reader,)
+    assert not ServiceGrant(ServiceType.RTM2, {1: 60}, None, "u1", permissions={0: {1: []}}).publishes
+
+
+def test_the_channels_claim_holds_channels_and_apaas_rooms() -> None:
+    apaas = ServiceGrant(ServiceType.APAAS, {1: 60}, None, "u1", room="class-7", role=2)
+    assert apaas.channels() == [] and apaas.claimed_places() == ["class-7"]
+    rtc = ServiceGrant(ServiceType.RTC, {1: 60}, "lobby", "1")
+    assert rtc.claimed_places() == rtc.channels() == ["lobby"]

@@ -302,6 +302,9 @@ async def test_rtm2_channel_resources_follow_the_channel_rule(client: Any, resou
         return {"uid": "u1", "serviceRtm2": {"enable": True, "permissions": {resource_type: {"write": list(names)}}}}
 
     status, answer, _ = await post(c, ask("room-1"), sub)
+    assert status == 403 and "RTM2 write" in answer["message"], answer  # a subscriber writes nowhere
+    sub = bearer({"channels": ["room-1"]})
+    status, answer, _ = await post(c, ask("room-1"), sub)
     assert status == 200, answer
     for names, status_wanted, fragment in ((("*",), 400, "CHANNEL_PATTERN"), (("room-1", "x" * 200), 400, "at most 64"),
                                            (("room-2",), 403, "channels")):
@@ -359,6 +362,8 @@ KINDS: dict[str, dict[str, Any]] = {
     "rtc-publisher": {"serviceRtc": {"enable": True, "role": 1}},
     "rtm": {"serviceRtm": {"enable": True}},
     "rtm2": {"serviceRtm2": {"enable": True, "permissions": {"users": {"write": ["u2"]}}}},
+    "rtm2-read": {"serviceRtm2": {"enable": True, "permissions": {"messageChannels": {"read": ["room-1"]},
+                                                                  "users": {"read": ["u2"]}}}},
     "streaming": {"serviceStreaming": {"enableMixStream": True}},
     "fcdn-play": {"serviceFcdn": {"enablePlay": True}},
     "fcdn-publish": {"serviceFcdn": {"enablePublish": True}},
@@ -370,7 +375,7 @@ KINDS: dict[str, dict[str, Any]] = {
     "apaas-app": {"serviceApaas": {"enableApp": True}},
 }
 APP_LEVEL = {"fpa", "chat-app", "apaas-app"}
-PUBLISHING = {"rtc-publisher", "streaming", "fcdn-publish"}
+PUBLISHING = {"rtc-publisher", "streaming", "fcdn-publish", "rtm2"}  # rtm2: write to a user
 WITH_CHANNEL = {"rtc-subscriber", "rtc-publisher", "streaming", "fcdn-play", "fcdn-publish"}
 CALLERS = {
     "api-key": {"X-API-Key": KEY},
@@ -388,6 +393,8 @@ def expected(caller: str, kind: str, channel: str) -> int:
     if caller == "jwt-subscriber" and kind in PUBLISHING:
         return 403
     if caller == "jwt-channels" and kind in WITH_CHANNEL and not channel.startswith("room-"):
+        return 403
+    if caller == "jwt-channels" and kind == "apaas-room-user":  # room "r" is outside room-*
         return 403
     return 200
 
@@ -422,6 +429,45 @@ async def test_jwt_uid_as_sent(client: Any, uid: str, sub: str, allow: bool, sta
     for kind in ("rtc-subscriber", "rtm", "rtm2", "streaming", "fcdn-play"):
         got, answer, _ = await post(c, {"channelName": "c", "uid": uid, **KINDS[kind]}, bearer({"sub": sub}))
         assert got == status, (kind, answer)
+
+
+async def test_the_channels_claim_holds_apaas_rooms(client: Any) -> None:
+    """Review finding: an APaaS room-user token went to a JWT caller for any
+    room, whatever its ``channels`` claim said."""
+    c = await client(AUTH_JWT_SECRET=SECRET)
+    caller = bearer({"channels": ["room-*"]})
+
+    def room(name: str) -> dict[str, Any]:
+        return {"uid": "u1", "serviceApaas": {"enableRoomUser": True, "roomUuid": name, "role": 2, "userUuid": "u1"}}
+
+    status, answer, _ = await post(c, room("room-7"), caller)
+    assert status == 200 and token_of(answer).services, answer
+    status, answer, _ = await post(c, room("staff-meeting"), caller)
+    assert status == 403 and "'channels' claim" in answer["message"] and answer["code"] == -1, answer
+    # without the claim, any room (the claims restrict, they do not grant)
+    assert (await post(c, room("staff-meeting"), bearer({})))[0] == 200
+
+
+@pytest.mark.parametrize("resource_type", ["messageChannels", "streamChannels", "groupChannels", "serverGroups",
+                                           "users"])
+async def test_a_subscriber_jwt_gets_no_rtm2_write(client: Any, resource_type: str) -> None:
+    """Review finding: a ``role: subscriber`` JWT got RTM2 write permission
+    (sending to channels and users), a publish privilege in all but name."""
+    c = await client(AUTH_JWT_SECRET=SECRET)
+    sub = bearer({"role": "subscriber"})
+
+    def ask(permission: str) -> dict[str, Any]:
+        return {"uid": "u1", "serviceRtm2": {"enable": True,
+                                             "permissions": {resource_type: {permission: ["room-1"]}}}}
+
+    status, answer, _ = await post(c, ask("write"), sub)
+    assert status == 403 and "RTM2 write" in answer["message"] and answer["code"] == -1, answer
+    status, answer, _ = await post(c, ask("read"), sub)
+    assert status == 200, answer
+    status, answer, _ = await post(c, {"uid": "u1", "serviceRtm2": {"enable": True, "permissions": {
+        resource_type: {"read": ["room-1"], "write": []}}}}, sub)
+    assert status == 200, answer  # an empty write list grants nothing
+    assert (await post(c, ask("write"), bearer({})))[0] == 200  # a publisher JWT may write
 
 
 async def test_subscriber_gets_no_silent_downgrade(client: Any) -> None:
