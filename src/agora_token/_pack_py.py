@@ -30,6 +30,7 @@ in turn, then sorted by key (stable). Integers are ``int`` or anything with
 from __future__ import annotations
 
 import binascii
+import hashlib
 import hmac
 import itertools
 import operator
@@ -72,8 +73,11 @@ _MSG = struct.Struct("<II")  # 006 message: salt, ts
 _SIG_PREFIX = _U16.pack(32)
 _B64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 _first = operator.itemgetter(0)
-_digest = hmac.digest
 _compare = hmac.compare_digest
+_sha256 = hashlib.sha256
+#: a key's bytes XOR 0x36 / 0x5c (RFC 2104's ipad and opad), by bytes.translate
+_IPAD = bytes(b ^ 0x36 for b in range(256))
+_OPAD = bytes(b ^ 0x5C for b in range(256))
 _b2a = binascii.b2a_base64
 _a2b = binascii.a2b_base64
 _encode_str = str.encode  # not text.encode: a str subclass may override encode()
@@ -208,13 +212,24 @@ def _pack_service(out: list[bytes], t: int, svc: tuple[Any, ...]) -> None:
 
 # ------------------------------------------------------------------ build
 
+def _hmac_sha256(key: bytes, msg: bytes) -> bytes:
+    """HMAC-SHA256 (RFC 2104) composed from ``hashlib.sha256``: the same bytes
+    as ``hmac.digest(key, msg, "sha256")`` (tests/lib/test_sha256.py: RFC 4231
+    and a differential), in about 2/3 of its time for messages this short
+    (OpenSSL 3's one-shot HMAC looks its digest up by name on every call)."""
+    if len(key) > 64:
+        key = _sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    return _sha256(key.translate(_OPAD) + _sha256(key.translate(_IPAD) + msg).digest()).digest()
+
+
 def _signature(cert: bytes, issue_ts: int, salt: int, info: bytes) -> bytes:
     global _ts_key
     last_ts, last_cert, k1 = _ts_key  # one tuple: threads see a whole entry or none
     if last_ts != issue_ts or last_cert != cert:
-        k1 = _digest(_U32.pack(issue_ts), cert, "sha256")
+        k1 = _hmac_sha256(_U32.pack(issue_ts), cert)
         _ts_key = (issue_ts, cert, k1)
-    return _digest(_digest(_U32.pack(salt), k1, "sha256"), info, "sha256")
+    return _hmac_sha256(_hmac_sha256(_U32.pack(salt), k1), info)
 
 
 # The allocator effect. zlib.compress allocates about 270 KB of deflate state and
@@ -443,7 +458,7 @@ def build_006(app_id: str, app_certificate: str, channel_name: str, uid: str,
     msg = b"".join(out)
     if len(msg) > U16:
         raise InvalidParameterError(M.message_006_too_large(len(msg)))
-    sig = _digest(cert, app_b + channel_b + uid_b + msg, "sha256")
+    sig = _hmac_sha256(cert, app_b + channel_b + uid_b + msg)
     content = b"".join((
         _SIG_PREFIX, sig,
         _CRCS.pack(binascii.crc32(channel_b), binascii.crc32(uid_b)),
@@ -490,6 +505,6 @@ def verify_006(token: str, app_certificate: str, channel_name: str, uid: str) ->
     channel_b = _utf8(channel_name, "channel_name")
     uid_b = _utf8(uid, "uid")
     app_id, sig, crc_channel, crc_uid, msg, _, _, _ = _parse_006(token)
-    expected = _digest(cert, app_id.encode("ascii") + channel_b + uid_b + msg, "sha256")
+    expected = _hmac_sha256(cert, app_id.encode("ascii") + channel_b + uid_b + msg)
     crc_ok = crc_channel == binascii.crc32(channel_b) and crc_uid == binascii.crc32(uid_b)
     return _compare(sig, expected) and crc_ok
