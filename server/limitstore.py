@@ -122,6 +122,12 @@ class WindowMemoryStorage(Storage, MovingWindowSupport):
         return dropped
 
     async def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        return self.hit(key, limit, expiry, amount)
+
+    def hit(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        """:meth:`acquire_entry` without the coroutine (nothing here awaits):
+        what the service's rate limiter calls, one layer and one coroutine
+        less per request."""
         if amount > limit:
             return False
         now = time.time()

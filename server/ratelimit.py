@@ -289,6 +289,10 @@ def logged_client_ip(request: web.BaseRequest, trust_proxy: int) -> str:
         return request.remote or "unknown"
 
 
+#: caller keys whose storage key is kept (the cache is emptied when full)
+KEY_CACHE = 4096
+
+
 class RateLimiter:
     """``count`` hits per ``period`` per key, in the configured storage."""
 
@@ -299,6 +303,8 @@ class RateLimiter:
         #: one moving-window hit: (key, limit, expiry) -> allowed; the strategy's own
         #: hit minus a layer (the same storage call), or batched into a pipeline on Redis
         self._acquire: Callable[[str, int, int], Awaitable[bool]]
+        #: the same in process memory, where nothing awaits: called without a coroutine (None on Redis)
+        self._acquire_now: Optional[Callable[[str, int, int], bool]] = None
         if settings.shared:
             self.storage: Any = storage_from_string(
                 "async+" + settings.storage, implementation="redispy",
@@ -308,8 +314,13 @@ class RateLimiter:
         else:
             self.storage = WindowMemoryStorage()
             self._acquire = self.storage.acquire_entry
+            self._acquire_now = self.storage.hit
         self.strategy = MovingWindowRateLimiter(self.storage)
         self._key_of = self.item.key_for
+        #: the library's storage key of each recent caller key (built once, not per request)
+        self._keys: dict[str, str] = {}
+        self._amount = self.item.amount
+        self._expiry = self.item.get_expiry()
         self.deny_on_error = settings.on_storage_error == "deny"
         self.timeout = settings.storage_timeout
         self._skip_until = 0.0
@@ -359,7 +370,15 @@ class RateLimiter:
                 raise StorageUnavailable()
             return None
         try:
-            allowed = await self._acquire(self._key_of(key), self.item.amount, self.item.get_expiry())
+            storage_key = self._keys.get(key)
+            if storage_key is None:
+                if len(self._keys) >= KEY_CACHE:
+                    self._keys.clear()
+                storage_key = self._keys[key] = self._key_of(key)
+            if self._acquire_now is not None:
+                allowed = self._acquire_now(storage_key, self._amount, self._expiry)
+            else:
+                allowed = await self._acquire(storage_key, self._amount, self._expiry)
             if allowed:
                 self._answered()
                 return None
