@@ -215,7 +215,7 @@ def freeze_startup_heap() -> None:
     its tables: about 54,000) out of the garbage collector's reach
     (``gc.freeze``), so that its full collections scan only what requests
     create. Measured under load (POST /getToken, 2 workers, 65 s each):
-    without it, each worker ran two full collections of 40-48 ms, request
+    without it, each worker ran two full collections of 38-48 ms, request
     pauses of that length; with it, the longest was 3 ms."""
     gc.collect()
     gc.freeze()

@@ -153,7 +153,7 @@ def test_port_in_use_fails(tmp_path):
 
 def test_a_worker_freezes_its_startup_heap() -> None:
     """Full collections in a busy worker scanned the ~54,000 objects of its
-    start-up every time (40-48 ms pauses under load): they are frozen before
+    start-up every time (38-48 ms pauses under load): they are frozen before
     it listens, and objects made later are still collected."""
     import gc
 
