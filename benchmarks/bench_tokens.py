@@ -327,7 +327,8 @@ def report(runs: list[tuple[Medians, Medians]], args: argparse.Namespace) -> int
         kept[key] = (statistics.median(k[key][0] for k in kept_runs),
                      state if states.count(state) == len(states) else f"{state} {states.count(state)}/{len(states)}")
     med_pinned = {key: statistics.median(p[key] for p, _ in runs) for key in runs[0][0]}
-    med_fresh = {key: statistics.median(f[key] for _, f in runs) for key in runs[0][1]}
+    fresh_keys = set.intersection(*(set(f) for _, f in runs))  # a contender a fresh run lacks: none
+    med_fresh = {key: statistics.median(f[key] for _, f in runs) for key in fresh_keys}
 
     table = [f"| {'operation':<16} |" + "".join(f" {n + ' µs':>22} |" for n in NAMES),
              f"|{'-' * 18}|" + "".join(f"{'-' * 23}:|" for _ in NAMES)]

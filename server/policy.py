@@ -176,11 +176,11 @@ class ServiceGrant(NamedTuple):
 
     def claimed_places(self) -> list[str]:
         """What a JWT's ``channels`` claim holds this service to: its
-        :meth:`channels`, and an APaaS room (a classroom is a room of its own,
-        whatever the RTC channel is called)."""
+        :meth:`channels`, and the room of an APaaS room-user service (a
+        classroom is a room of its own, whatever the RTC channel is called)."""
         names = self.channels()
-        if self.room:
-            names.append(self.room)
+        if self.type == ServiceType.APAAS and ApaasPrivilege.ROOM_USER in self.privileges:
+            names.append(self.room)  # an empty room too: no claim pattern lets it through
         return names
 
     @property
@@ -202,8 +202,9 @@ class ServiceGrant(NamedTuple):
         publish = PUBLISH_PRIVILEGES.get(self.type, frozenset())
         permissions = self.permissions
         if permissions:
-            permissions = {rtype: {p: names for p, names in perms.items() if p != PermissionType.WRITE}
-                           for rtype, perms in permissions.items()}
+            kept = ((rtype, {p: names for p, names in perms.items() if p != PermissionType.WRITE})
+                    for rtype, perms in permissions.items())
+            permissions = {rtype: perms for rtype, perms in kept if perms}
         return self._replace(privileges={p: e for p, e in self.privileges.items() if p not in publish},
                              permissions=permissions)
 

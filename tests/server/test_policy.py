@@ -213,7 +213,7 @@ def test_rtm2_write_is_a_publish_privilege() -> None:
     grant = ServiceGrant(ServiceType.RTM2, {1: 60}, None, "u1", permissions=perms, publish_optional=True)
     assert grant.publishes
     reader = grant.without_publish()
-    assert not reader.publishes and reader.permissions == {0: {0: ["lobby"]}, 4: {}}
+    assert not reader.publishes and reader.permissions == {0: {0: ["lobby"]}}
     assert reader.privileges == {1: 60}
     req = TokenRequest((TokenSpec("token", 60, (grant,)),))
     assert req.for_subscriber().tokens[0].services == (reader,)
@@ -223,5 +223,7 @@ def test_rtm2_write_is_a_publish_privilege() -> None:
 def test_the_channels_claim_holds_channels_and_apaas_rooms() -> None:
     apaas = ServiceGrant(ServiceType.APAAS, {1: 60}, None, "u1", room="class-7", role=2)
     assert apaas.channels() == [] and apaas.claimed_places() == ["class-7"]
+    assert ServiceGrant(ServiceType.APAAS, {1: 60}, None, "u1").claimed_places() == [""]  # no room: still held
+    assert ServiceGrant(ServiceType.APAAS, {2: 60}, None, "u1").claimed_places() == []  # a user token: no room
     rtc = ServiceGrant(ServiceType.RTC, {1: 60}, "lobby", "1")
     assert rtc.claimed_places() == rtc.channels() == ["lobby"]

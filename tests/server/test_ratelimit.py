@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from agora_token_server import ratelimit
 from agora_token_server.accesslog import AccessLog
 from agora_token_server.env import ConfigError
 from agora_token_server.metrics import METRICS_FAILURES_PER_MINUTE
@@ -94,6 +95,37 @@ async def test_moving_window_is_exact() -> None:
     assert await lim.hit("b") is None  # keys are independent
     await asyncio.sleep(1.05)  # the window moved past the first three
     assert await lim.hit("a") is None
+
+
+async def test_limits_hold_across_the_key_cache_being_emptied(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The storage key of each caller key is kept in a bounded cache, emptied
+    when full: the limits are the same before and after."""
+    monkeypatch.setattr(ratelimit, "KEY_CACHE", 3)
+    lim = limiter("2/min")
+    for key in "abcde":  # five keys through a cache of three
+        assert [await lim.hit(key), await lim.hit(key)] == [None, None]
+    for key in "abcde":
+        retry = await lim.hit(key)
+        assert retry is not None and 1 <= retry <= 60, key
+    assert len(lim._keys) <= 3
+
+
+@pytest.mark.parametrize("policy", ["allow", "deny"])
+async def test_a_failing_memory_window_is_handled_by_the_policy(policy: str) -> None:
+    """The in-memory window is called without a coroutine: its failure still
+    goes through the storage-error path (counted, state, the policy)."""
+    lim = limiter("5/s", RATE_LIMIT_ON_STORAGE_ERROR=policy)
+
+    def broken(key: str, limit: int, expiry: int) -> bool:
+        raise ValueError("broken window")
+
+    lim._acquire_now = broken
+    if policy == "allow":
+        assert await lim.hit("k") is None
+    else:
+        with pytest.raises(StorageUnavailable):
+            await lim.hit("k")
+    assert lim.state() == "error" and lim.errors == 1
 
 
 async def test_retry_after_is_whole_seconds() -> None:

@@ -444,6 +444,9 @@ async def test_the_channels_claim_holds_apaas_rooms(client: Any) -> None:
     assert status == 200 and token_of(answer).services, answer
     status, answer, _ = await post(c, room("staff-meeting"), caller)
     assert status == 403 and "'channels' claim" in answer["message"] and answer["code"] == -1, answer
+    for body in (room(""), {"uid": "u1", "serviceApaas": {"enableRoomUser": True, "role": 2, "userUuid": "u1"}}):
+        status, answer, _ = await post(c, body, caller)  # no room is no way around the claim
+        assert status == 403 and "'channels' claim" in answer["message"], answer
     # without the claim, any room (the claims restrict, they do not grant)
     assert (await post(c, room("staff-meeting"), bearer({})))[0] == 200
 

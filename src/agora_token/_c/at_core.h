@@ -109,7 +109,10 @@ static void at_sha256_block(uint32_t h[8], const unsigned char *p)
  * SHA256MSG2 the s1 terms. Used only when CPUID says the CPU has it
  * (at_sha256_detect) and AGORA_TOKEN_SHA_NI is not 0; tests/lib/test_sha256.py
  * checks both paths against the same vectors and against hashlib. */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(AT_NO_SHA_NI)
+/* gcc 5+ or clang (the target attribute and the SHA intrinsics); the CPUID
+ * calls below are the ones older cpuid.h headers have too. */
+#if defined(__x86_64__) && (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 5)) \
+    && !defined(AT_NO_SHA_NI)
 #define AT_SHA_NI 1
 #include <cpuid.h>
 #include <immintrin.h>
@@ -159,11 +162,16 @@ static int at_sha256_detect(void)
     unsigned int a, b, c, d;
     const char *env = getenv("AGORA_TOKEN_SHA_NI");
     int sha = 0, sse41 = 0, ssse3 = 0;
-    if (__get_cpuid(1, &a, &b, &c, &d)) {
+    unsigned int max = __get_cpuid_max(0, NULL);
+    if (max >= 1) {
+        __cpuid(1, a, b, c, d);
         sse41 = (c >> 19) & 1;
         ssse3 = (c >> 9) & 1;
     }
-    if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) sha = (b >> 29) & 1;
+    if (max >= 7) {
+        __cpuid_count(7, 0, a, b, c, d);
+        sha = (b >> 29) & 1;
+    }
     at_sha256_shani = sha && sse41 && ssse3 && !(env != NULL && strcmp(env, "0") == 0);
 #endif
     return at_sha256_shani;
