@@ -19,13 +19,16 @@ import os
 import statistics
 import subprocess
 import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = r"""
 import sys, time
 from agora_token import _pack
+from tests.support.credentials import APP_CERTIFICATE as cert, APP_ID as app_id
 svc = [(1, {1: 3600, 2: 3600, 3: 3600, 4: 3600}, "test", "123")]
-build, calls = _pack.build_007, int(sys.argv[1])
-app_id, cert, ts = "970CA35de60c44645bbae8a215061b33", "5CFd2fd1755d40ecb72977518be15d3b", 1700000000
+build, calls, ts = _pack.build_007, int(sys.argv[1]), 1700000000
 for salt in range(1, calls + 1):
     build(app_id, cert, ts, 3600, salt, svc)
 times = []
@@ -49,7 +52,7 @@ def main() -> int:
     for rnd in range(args.rounds):
         for flag in ("1", "0") if rnd % 2 == 0 else ("0", "1"):
             out = subprocess.run([sys.executable, "-c", CHILD, str(args.calls)], capture_output=True, text=True,
-                                 check=True, env={**os.environ, "AGORA_TOKEN_SHA_NI": flag}).stdout.split()
+                                 check=True, cwd=ROOT, env={**os.environ, "AGORA_TOKEN_SHA_NI": flag}).stdout.split()
             results[flag].append(float(out[0]))
             paths[flag] = out[1]
     on, off = statistics.median(results["1"]), statistics.median(results["0"])

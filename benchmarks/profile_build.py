@@ -17,9 +17,7 @@ import sys
 import time
 
 from agora_token import BACKEND, RtcTokenBuilder
-
-APP_ID = "970CA35de60c44645bbae8a215061b33"  # Agora's public sample credentials
-APP_CERTIFICATE = "5CFd2fd1755d40ecb72977518be15d3b"
+from tests.support.credentials import APP_CERTIFICATE, APP_ID
 
 
 def main() -> int:
