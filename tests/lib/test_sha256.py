@@ -14,7 +14,9 @@ import subprocess
 import sys
 import textwrap
 import zlib
+from collections.abc import Callable
 from types import ModuleType
+from typing import Optional
 
 import pytest
 
@@ -68,15 +70,32 @@ def test_hmac_sha256_rfc4231(pack: ModuleType, key: bytes, msg: bytes, mac: str)
     assert pack._hmac_sha256(key, msg).hex().startswith(mac)
 
 
-def test_sha256_and_hmac_agree_with_hashlib(pack: ModuleType) -> None:
-    """Every length around the 55/56/64-byte block edges and random ones, keys of every size class."""
-    rng = random.Random(20)
-    lengths = list(range(0, 300)) + [rng.randrange(300, 5000) for _ in range(100)]
-    for n in lengths:
+def check_nist_and_rfc4231(sha256: Optional[Callable[[bytes], bytes]],
+                           hmac_sha256: Callable[[bytes, bytes], bytes]) -> None:
+    """The NIST examples (``sha256`` None: not checked) and RFC 4231."""
+    if sha256 is not None:
+        for data, digest in NIST:
+            assert sha256(data).hex() == digest, len(data)
+    for key, msg, mac in RFC4231:
+        assert hmac_sha256(key, msg).hex().startswith(mac), (len(key), len(msg))
+
+
+def check_against_hashlib(sha256: Optional[Callable[[bytes], bytes]],
+                          hmac_sha256: Callable[[bytes, bytes], bytes], seed: int) -> None:
+    """Every length around the 55/56/64-byte block edges and random ones,
+    keys of every size class, against hashlib and hmac (``sha256`` None: the
+    HMAC only)."""
+    rng = random.Random(seed)
+    for n in list(range(0, 300)) + [rng.randrange(300, 5000) for _ in range(100)]:
         data = rng.randbytes(n)
-        assert pack._sha256(data) == hashlib.sha256(data).digest(), n
+        if sha256 is not None:
+            assert sha256(data) == hashlib.sha256(data).digest(), n
         key = rng.randbytes(rng.choice((0, 1, 4, 32, 63, 64, 65, 131)))
-        assert pack._hmac_sha256(key, data) == hmac.digest(key, data, "sha256"), (len(key), n)
+        assert hmac_sha256(key, data) == hmac.digest(key, data, "sha256"), (len(key), n)
+
+
+def test_sha256_and_hmac_agree_with_hashlib(pack: ModuleType) -> None:
+    check_against_hashlib(pack._sha256, pack._hmac_sha256, 20)
 
 
 def test_pure_core_hmac_matches_rfc4231_and_hmac() -> None:
@@ -84,13 +103,8 @@ def test_pure_core_hmac_matches_rfc4231_and_hmac() -> None:
     than hmac.digest for short messages): RFC 4231 and a differential."""
     from agora_token import _pack_py
 
-    for key, msg, mac in RFC4231:
-        assert _pack_py._hmac_sha256(key, msg).hex().startswith(mac)
-    rng = random.Random(22)
-    for n in list(range(0, 150)) + [rng.randrange(150, 3000) for _ in range(50)]:
-        data = rng.randbytes(n)
-        key = rng.randbytes(rng.choice((0, 1, 4, 32, 63, 64, 65, 131)))
-        assert _pack_py._hmac_sha256(key, data) == hmac.digest(key, data, "sha256"), (len(key), n)
+    check_nist_and_rfc4231(None, _pack_py._hmac_sha256)
+    check_against_hashlib(None, _pack_py._hmac_sha256, 22)
 
 
 def _sha_ni_cpu() -> bool:
@@ -121,20 +135,11 @@ def test_both_builtin_paths_pass_the_same_checks(pack: ModuleType) -> None:
     if other == "1" and not _sha_ni_cpu():
         pytest.skip("this CPU has no SHA extensions: the portable path is the only one")
     code = textwrap.dedent("""
-        import hashlib, hmac, random, sys
         from agora_token import _pack
-        from tests.lib.test_sha256 import NIST, RFC4231
+        from tests.lib.test_sha256 import check_against_hashlib, check_nist_and_rfc4231
         print(_pack.FEATURES["sha256"])
-        for data, digest in NIST:
-            assert _pack._sha256(data).hex() == digest, len(data)
-        for key, msg, mac in RFC4231:
-            assert _pack._hmac_sha256(key, msg).hex().startswith(mac)
-        rng = random.Random(21)
-        for n in list(range(0, 300)) + [rng.randrange(300, 5000) for _ in range(100)]:
-            data = rng.randbytes(n)
-            assert _pack._sha256(data) == hashlib.sha256(data).digest(), n
-            key = rng.randbytes(rng.choice((0, 1, 4, 32, 63, 64, 65, 131)))
-            assert _pack._hmac_sha256(key, data) == hmac.digest(key, data, "sha256"), (len(key), n)
+        check_nist_and_rfc4231(_pack._sha256, _pack._hmac_sha256)
+        check_against_hashlib(_pack._sha256, _pack._hmac_sha256, 21)
     """)
     env = {**os.environ, "AGORA_TOKEN_SHA_NI": other}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
