@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A loop of RTC token builds to profile from the outside: the call a user
 makes (``RtcTokenBuilder.build_token_with_uid``, one RTC service), end to end
-from the Python call to the base64 string.
+from the Python call to the base64 string. Needs ``perf`` (Debian: ``linux-perf``).
 
     perf record -e cpu-clock -o perf.data python -m benchmarks.profile_build [--calls 300000]
     perf report -i perf.data --no-children --sort dso        # shares: libz, CPython, the core, libc
